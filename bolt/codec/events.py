@@ -1,0 +1,73 @@
+"""What the frame parser hands up: one small object per complete message or control frame.
+
+Both codec implementations build these same classes, so the layers above never see which one
+is running. They are plain ``__slots__`` classes rather than dataclasses: the parser makes one per
+message, and a slots class with a direct ``__init__`` is the cheapest object Python can build.
+"""
+
+from __future__ import annotations
+
+
+class Event:
+    __slots__ = ()
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._fields()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({args})"
+
+
+class TextMessage(Event):
+    """A complete text message (all its fragments joined, UTF-8 validated and decoded)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+
+class BinaryMessage(Event):
+    """A complete binary message (all its fragments joined)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class Ping(Event):
+    """A ping frame; RFC 6455 §5.5.2 says to answer it with a pong carrying the same data."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class Pong(Event):
+    """A pong frame (an answer to our ping, or an unsolicited heartbeat, RFC 6455 §5.5.3)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class Close(Event):
+    """A close frame. ``code`` is None when the frame had no payload (reported as 1005)."""
+
+    __slots__ = ("code", "reason")
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        self.code = code
+        self.reason = reason
