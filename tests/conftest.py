@@ -1,0 +1,43 @@
+"""Every codec and protocol test runs against both codec implementations in one pytest run.
+
+The ``codec`` fixture yields the implementation module (``bolt._speedups`` or ``bolt._pure``) and,
+for the duration of the test, makes it the one ``bolt.codec`` hands to the layers above.
+
+When ``BOLT_REQUIRE_EXTENSIONS=1`` (set by .ci/run after a compiled build), a compiled codec that
+did not load is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import bolt.codec
+
+REQUIRE_COMPILED = os.environ.get("BOLT_REQUIRE_EXTENSIONS", "") not in ("", "0")
+EXPORTED = ("FrameParser", "FrameWriter", "Utf8Validator", "is_valid_utf8", "mask", "mask_inplace")
+
+
+def load_codec(name: str):
+    try:
+        return bolt.codec.load(name)
+    except ImportError as exc:
+        if name == "compiled" and REQUIRE_COMPILED:
+            pytest.fail(f"BOLT_REQUIRE_EXTENSIONS=1 but the compiled codec did not load: {exc}")
+        pytest.skip(f"{name} codec not available: {exc}")
+
+
+@pytest.fixture(params=["compiled", "pure"])
+def codec(request, monkeypatch):
+    implementation = load_codec(request.param)
+    for name in EXPORTED:
+        monkeypatch.setattr(bolt.codec, name, getattr(implementation, name))
+    monkeypatch.setattr(bolt.codec, "IMPLEMENTATION", implementation.NAME)
+    return implementation
+
+
+@pytest.fixture
+def both_codecs():
+    """The two implementations side by side, for differential tests."""
+    return load_codec("compiled"), load_codec("pure")
