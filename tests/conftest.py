@@ -41,3 +41,15 @@ def codec(request, monkeypatch):
 def both_codecs():
     """The two implementations side by side, for differential tests."""
     return load_codec("compiled"), load_codec("pure")
+
+
+def load_module(name: str, module: str):
+    """One module of one implementation: ``load_module("compiled", "mask")`` is bolt._speedups.mask."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"{bolt.codec.PACKAGES[name]}.{module}")
+    except ImportError as exc:
+        if name == "compiled" and REQUIRE_COMPILED:
+            pytest.fail(f"BOLT_REQUIRE_EXTENSIONS=1 but bolt._speedups.{module} did not load: {exc}")
+        pytest.skip(f"{name} {module} not available: {exc}")

@@ -10,8 +10,9 @@ so tests can run the same protocol code over either implementation.
 
 from __future__ import annotations
 
+import importlib
 import os
-from types import ModuleType
+from types import SimpleNamespace
 
 from bolt.codec.events import BinaryMessage, Close, Event, Ping, Pong, TextMessage
 
@@ -19,18 +20,26 @@ _forced_pure = os.environ.get("BOLT_NO_EXTENSIONS", "") not in ("", "0")
 compiled_error: ImportError | None = None
 
 
-def load(name: str) -> ModuleType:
+PACKAGES = {"compiled": "bolt._speedups", "pure": "bolt._pure"}
+EXPORTS = {
+    "mask": ("mask", "mask_inplace"),
+    "utf8": ("Utf8Validator", "is_valid_utf8"),
+    "frames": ("FrameParser", "FrameWriter"),
+}
+
+
+def load(name: str) -> SimpleNamespace:
     """Return the implementation called ``name`` ("compiled" or "pure"); ImportError if absent."""
-    if name == "compiled":
-        import bolt._speedups as implementation
-    elif name == "pure":
-        import bolt._pure as implementation
-    else:
+    if name not in PACKAGES:
         raise ValueError(f"unknown codec implementation {name!r}")
-    return implementation
+    names = {"NAME": name}
+    for module_name, exported in EXPORTS.items():
+        module = importlib.import_module(f"{PACKAGES[name]}.{module_name}")
+        names.update((attribute, getattr(module, attribute)) for attribute in exported)
+    return SimpleNamespace(**names)
 
 
-def _select() -> ModuleType:
+def _select() -> SimpleNamespace:
     global compiled_error
     if not _forced_pure:
         try:
