@@ -14,7 +14,7 @@ import importlib
 import os
 from types import SimpleNamespace
 
-from bolt.codec.events import BinaryMessage, Close, Event, Ping, Pong, TextMessage
+from bolt.events import BinaryMessage, Close, Event, Ping, Pong, TextMessage
 
 _forced_pure = os.environ.get("BOLT_NO_EXTENSIONS", "") not in ("", "0")
 compiled_error: ImportError | None = None
