@@ -1,0 +1,464 @@
+"""The frame parser and writer (RFC 6455 §5), pure Python: the twin of ``bolt/_speedups/frames.pyx``.
+
+Both implementations keep the same state, check the same rules in the same order and raise the same
+errors with the same reasons; ``tests/test_frames_differential.py`` holds them to it.
+
+The parser owns its receive buffer so that an ``asyncio.BufferedProtocol`` can read straight into it
+(``get_buffer`` / ``buffer_updated``); ``feed`` copies a chunk in for everyone else. Each call parses
+every complete frame in the buffer and returns the events they make, unmasking in place. A frame
+still arriving is unmasked as far as it has come and, if it carries text, validated as far as it has
+come, so invalid UTF-8 is refused before the rest of the frame is even sent (fail fast, §8.1).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import Callable
+
+from bolt._pure.mask import mask, mask_inplace
+from bolt._pure.utf8 import Utf8Validator
+from bolt.close_codes import is_valid_close_code
+from bolt.events import BinaryMessage, Close, Ping, Pong, TextMessage
+from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolError
+
+OP_CONTINUATION = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+# The buffer starts small so that idle connections cost little, and grows for bursts and big frames.
+INITIAL_BUFFER_SIZE = 16 * 1024
+MIN_READ_SIZE = 4 * 1024
+# After a big message the buffer shrinks back once it is empty, so one large frame does not pin memory.
+SHRINK_ABOVE = 1024 * 1024
+MAX_CONTROL_PAYLOAD = 125
+MAX_CLOSE_REASON = 123
+_MASK_POOL_SIZE = 4096
+
+Decompress = Callable[[bytes], bytes]
+Compress = Callable[[bytes], bytes]
+
+
+class FrameParser:
+    """Turns the bytes a peer sends into events: ``TextMessage``, ``BinaryMessage``, ``Ping``,
+    ``Pong`` and ``Close`` (``bolt.events``).
+
+    ``client``: this end is the client, so frames must arrive unmasked (§5.1); a server requires them
+    masked. ``max_message_size`` and ``max_frame_size`` (None: no limit) are checked from the frame
+    header, before any payload is buffered. ``decompress``, when an extension such as
+    permessage-deflate was negotiated, permits RSV1 on the first frame of a data message and is
+    called with the whole message's payload (RFC 7692 §6.2); it should raise ``MessageTooBig`` itself
+    if its output would pass the limit.
+
+    A violation raises a ``ProtocolError`` carrying the close code to send; events completed before it
+    in the same call are on ``error.events``.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: bool = False,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        max_frame_size: int | None = None,
+        decompress: Decompress | None = None,
+    ) -> None:
+        self._expect_masked = not client
+        self._max_message = -1 if max_message_size is None else max_message_size
+        self._max_frame = -1 if max_frame_size is None else max_frame_size
+        self._decompress = decompress
+        self._buf = bytearray(INITIAL_BUFFER_SIZE)
+        self._start = 0
+        self._end = 0
+        # The frame whose header has been parsed but whose payload is not all here yet.
+        self._in_frame = False
+        self._fin = False
+        self._opcode = 0
+        self._key: bytes | None = None
+        self._length = 0
+        self._payload_start = 0
+        self._unmasked = 0
+        self._validated = 0
+        # The data message being assembled from fragments (§5.4).
+        self._message_opcode = 0
+        self._message_compressed = False
+        self._message_size = 0
+        self._fragments = bytearray()
+        self._utf8 = Utf8Validator()
+        self._error: ProtocolError | None = None
+
+    # Input
+
+    def feed(self, data) -> list:
+        """Append ``data`` (any bytes-like object) and return the events it completed."""
+        size = len(data)
+        self._make_room(size)
+        self._buf[self._end : self._end + size] = data
+        self._end += size
+        return self._parse()
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """A writable view of the buffer's free space, for ``BufferedProtocol.get_buffer``.
+
+        Compaction and growth happen here and never in ``buffer_updated``: the transport still holds
+        the view it read into while it calls ``buffer_updated``, and a bytearray cannot be resized
+        while a view of it exists.
+        """
+        wanted = MIN_READ_SIZE if sizehint is None or sizehint <= 0 else max(sizehint, MIN_READ_SIZE)
+        if self._in_frame:
+            wanted = max(wanted, self._payload_start + self._length - self._end)
+        self._make_room(wanted)
+        return memoryview(self._buf)[self._end :]
+
+    def buffer_updated(self, nbytes: int) -> list:
+        """``nbytes`` were written at the start of the last ``get_buffer`` view; return the events."""
+        if nbytes < 0 or self._end + nbytes > len(self._buf):
+            raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
+        self._end += nbytes
+        return self._parse()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet returned as events (a partial frame or message)."""
+        return self._end - self._start + len(self._fragments)
+
+    def _make_room(self, size: int) -> None:
+        buf = self._buf
+        if self._start == self._end:
+            self._start = self._end = 0
+            if len(buf) > SHRINK_ABOVE and not self._fragments:
+                self._buf = buf = bytearray(INITIAL_BUFFER_SIZE)
+        free = len(buf) - self._end
+        if free >= size:
+            return
+        if self._start:
+            self._rebase()
+            free = len(buf) - self._end
+            if free >= size:
+                return
+        self._buf.extend(bytes(max(size - free, len(buf))))
+
+    def _rebase(self) -> None:
+        """Move the unparsed bytes to the front of the buffer."""
+        start = self._start
+        if self._end > start:
+            self._buf[: self._end - start] = self._buf[start : self._end]
+        self._end -= start
+        self._payload_start -= start
+        self._start = 0
+
+    # Parsing
+
+    def _parse(self) -> list:
+        if self._error is not None:
+            raise InvalidState(f"the frame stream already failed: {self._error.reason}")
+        events: list = []
+        try:
+            while self._next_frame(events):
+                pass
+        except ProtocolError as error:
+            self._error = error
+            error.events = events
+            raise
+        if self._start == self._end:
+            self._start = self._end = 0
+        return events
+
+    def _next_frame(self, events: list) -> bool:
+        """Parse one frame; False when the buffer holds no complete frame."""
+        buf = self._buf
+        if not self._in_frame and not self._read_header():
+            return False
+        start = self._payload_start
+        arrived = self._end - start
+        if arrived < self._length:
+            self._advance_partial(arrived)
+            return False
+        length = self._length
+        self._unmask(length)
+        self._start = start + length
+        self._in_frame = False
+        opcode = self._opcode
+        if opcode >= OP_CLOSE:
+            payload = bytes(buf[start : start + length])
+            if opcode == OP_PING:
+                events.append(Ping(payload))
+            elif opcode == OP_PONG:
+                events.append(Pong(payload))
+            else:
+                events.append(self._close_event(payload))
+            return True
+        if self._fin and not self._fragments:
+            events.append(self._whole_message(buf, start, length))
+            return True
+        if self._validates_text() and not self._utf8.feed(memoryview(buf)[start + self._validated : start + length]):
+            raise InvalidUTF8("invalid UTF-8 in a text message")
+        self._fragments += memoryview(buf)[start : start + length]
+        if self._fin:
+            events.append(self._assembled_message())
+        return True
+
+    def _read_header(self) -> bool:
+        buf = self._buf
+        pos = self._start
+        available = self._end - pos
+        if available < 2:
+            return False
+        first = buf[pos]
+        second = buf[pos + 1]
+        fin = first & 0x80
+        rsv = first & 0x70
+        opcode = first & 0x0F
+        masked = second & 0x80
+        length = second & 0x7F
+        # Everything that can be refused from the first two bytes is refused before the rest arrives.
+        if opcode >= OP_CLOSE:
+            if opcode > OP_PONG:
+                raise ProtocolError(f"reserved opcode {opcode:#x}")  # §5.2
+            if not fin:
+                raise ProtocolError("fragmented control frame")  # §5.5
+            if length > MAX_CONTROL_PAYLOAD:
+                raise ProtocolError("control frame payload over 125 bytes")  # §5.5
+            if rsv:
+                raise ProtocolError("reserved bits set on a control frame")  # §5.2, RFC 7692 §6
+            if opcode == OP_CLOSE and length == 1:
+                raise ProtocolError("close frame with a 1-byte payload")  # §5.5.1
+        else:
+            if opcode > OP_BINARY:
+                raise ProtocolError(f"reserved opcode {opcode:#x}")  # §5.2
+            if opcode == OP_CONTINUATION:
+                if not self._message_opcode:
+                    raise ProtocolError("continuation frame with no message to continue")  # §5.4
+                if rsv:
+                    # RFC 7692 §6.1: RSV1 marks the first frame of a compressed message only.
+                    raise ProtocolError("reserved bits set on a continuation frame")
+            else:
+                if self._message_opcode:
+                    raise ProtocolError("new data frame inside a fragmented message")  # §5.4
+                if rsv and (rsv != 0x40 or self._decompress is None):
+                    raise ProtocolError("reserved bits set without a negotiated extension")  # §5.2
+        if bool(masked) != self._expect_masked:
+            # §5.1: a server closes on an unmasked frame, a client on a masked one.
+            raise ProtocolError("unmasked frame from a client" if self._expect_masked else "masked frame from a server")
+
+        header_size = 2 + (4 if masked else 0) + (2 if length == 126 else 8 if length == 127 else 0)
+        if available < header_size:
+            return False
+        pos += 2
+        if length == 126:
+            length = (buf[pos] << 8) | buf[pos + 1]
+            pos += 2
+        elif length == 127:
+            length = int.from_bytes(buf[pos : pos + 8], "big")
+            if length >> 63:
+                raise ProtocolError("64-bit payload length with the most significant bit set")  # §5.2
+            pos += 8
+        # §5.2 asks senders for the minimal length encoding but gives receivers no rule; a longer
+        # encoding of a small length is accepted, as the RFC's robustness principle suggests.
+        if self._max_frame >= 0 and length > self._max_frame:
+            raise MessageTooBig(f"frame of {length} bytes is over the limit of {self._max_frame}")
+        if opcode < OP_CLOSE:
+            if self._max_message >= 0 and self._message_size + length > self._max_message:
+                raise MessageTooBig(
+                    f"message of {self._message_size + length} bytes or more is over the limit of {self._max_message}"
+                )
+            if opcode != OP_CONTINUATION:
+                self._message_opcode = opcode
+                self._message_compressed = bool(rsv)
+            self._message_size += length
+        if masked:
+            self._key = bytes(buf[pos : pos + 4])
+            pos += 4
+        else:
+            self._key = None
+        self._fin = bool(fin)
+        self._opcode = opcode
+        self._length = length
+        self._payload_start = pos
+        self._unmasked = 0
+        self._validated = 0
+        self._in_frame = True
+        return True
+
+    def _validates_text(self) -> bool:
+        """Text arriving uncompressed is validated as it comes; compressed text once inflated."""
+        return self._message_opcode == OP_TEXT and not self._message_compressed
+
+    def _unmask(self, upto: int) -> None:
+        if self._key is not None and upto > self._unmasked:
+            start = self._payload_start
+            mask_inplace(memoryview(self._buf)[start + self._unmasked : start + upto], self._key, self._unmasked)
+        self._unmasked = upto
+
+    def _advance_partial(self, arrived: int) -> None:
+        """Unmask and validate what has arrived of a frame that is not complete yet."""
+        if self._opcode >= OP_CLOSE or arrived <= self._unmasked:
+            return
+        self._unmask(arrived)
+        if self._validates_text():
+            start = self._payload_start
+            if not self._utf8.feed(memoryview(self._buf)[start + self._validated : start + arrived]):
+                raise InvalidUTF8("invalid UTF-8 in a text message")
+            self._validated = arrived
+
+    def _whole_message(self, buf: bytearray, start: int, length: int):
+        """A message in a single frame: decoding it validates it, so no separate UTF-8 pass."""
+        opcode = self._message_opcode
+        compressed = self._message_compressed
+        self._end_message()
+        if compressed:
+            payload = self._inflate(bytes(buf[start : start + length]))
+            if opcode == OP_TEXT:
+                return TextMessage(_decode(payload))
+            return BinaryMessage(payload)
+        if opcode == OP_TEXT:
+            return TextMessage(_decode(buf, start, length))
+        return BinaryMessage(bytes(buf[start : start + length]))
+
+    def _assembled_message(self):
+        payload = bytes(self._fragments)
+        opcode = self._message_opcode
+        compressed = self._message_compressed
+        complete = self._utf8.complete
+        self._end_message()
+        if compressed:
+            payload = self._inflate(payload)
+        if opcode == OP_BINARY:
+            return BinaryMessage(payload)
+        if not compressed and not complete:
+            raise InvalidUTF8("text message ends inside a UTF-8 sequence")
+        return TextMessage(_decode(payload))
+
+    def _end_message(self) -> None:
+        self._message_opcode = 0
+        self._message_compressed = False
+        self._message_size = 0
+        self._fragments = bytearray()
+        self._utf8.reset()
+
+    def _inflate(self, payload: bytes) -> bytes:
+        payload = self._decompress(payload)  # type: ignore[misc]
+        if self._max_message >= 0 and len(payload) > self._max_message:
+            raise MessageTooBig(f"decompressed message is over the limit of {self._max_message}")
+        return payload
+
+    def _close_event(self, payload: bytes) -> Close:
+        if not payload:
+            return Close(None, "")
+        code = (payload[0] << 8) | payload[1]
+        if not is_valid_close_code(code):
+            raise ProtocolError(f"invalid close code {code}")  # §7.4
+        return Close(code, _decode(payload, 2, len(payload) - 2, "invalid UTF-8 in a close reason"))
+
+
+def _decode(data, start: int = 0, length: int | None = None, problem: str = "invalid UTF-8 in a text message") -> str:
+    try:
+        if length is None:
+            return str(data, "utf-8")
+        return str(memoryview(data)[start : start + length], "utf-8")
+    except UnicodeDecodeError:
+        raise InvalidUTF8(problem) from None
+
+
+class FrameWriter:
+    """Builds frames to send. ``client``: mask every frame with a fresh random key (§5.3).
+
+    ``fragment_size`` splits longer messages into frames of that many payload bytes; ``compress``,
+    when an extension was negotiated, compresses each data message and sets RSV1 on its first frame.
+    Each method returns the bytes to write.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: bool = False,
+        fragment_size: int | None = None,
+        compress: Compress | None = None,
+    ) -> None:
+        if fragment_size is not None and fragment_size < 1:
+            raise ValueError("fragment_size must be at least 1")
+        self._client = client
+        self._fragment_size = fragment_size
+        self._compress = compress
+        self._keys = b""
+        self._key_pos = 0
+
+    def text(self, data: str) -> bytes:
+        return self._message(OP_TEXT, data.encode("utf-8"))
+
+    def binary(self, data) -> bytes:
+        return self._message(OP_BINARY, data)
+
+    def ping(self, data=b"") -> bytes:
+        return self._control(OP_PING, data)
+
+    def pong(self, data=b"") -> bytes:
+        return self._control(OP_PONG, data)
+
+    def close(self, code: int | None = 1000, reason: str = "") -> bytes:
+        """A close frame; ``code=None`` sends one with no payload (the peer reports 1005)."""
+        if code is None:
+            if reason:
+                raise ValueError("a close reason needs a close code")
+            return self._frame(OP_CLOSE, b"", True, False)
+        if not is_valid_close_code(code):
+            raise ValueError(f"close code {code} may not be sent (RFC 6455 §7.4)")
+        encoded = reason.encode("utf-8")
+        if len(encoded) > MAX_CLOSE_REASON:
+            raise ValueError(f"close reason is {len(encoded)} bytes; at most {MAX_CLOSE_REASON} fit (§5.5)")
+        return self._frame(OP_CLOSE, struct.pack("!H", code) + encoded, True, False)
+
+    def _control(self, opcode: int, data) -> bytes:
+        if len(data) > MAX_CONTROL_PAYLOAD:
+            raise ValueError(f"control frame payload is {len(data)} bytes; at most {MAX_CONTROL_PAYLOAD} (§5.5)")
+        return self._frame(opcode, data, True, False)
+
+    def _message(self, opcode: int, payload) -> bytes:
+        compressed = self._compress is not None
+        if compressed:
+            payload = self._compress(bytes(payload))  # type: ignore[misc]
+        size = self._fragment_size
+        if size is None or len(payload) <= size:
+            return self._frame(opcode, payload, True, compressed)
+        view = memoryview(payload)
+        frames = []
+        for offset in range(0, len(view), size):
+            last = offset + size >= len(view)
+            first = offset == 0
+            frames.append(self._frame(opcode if first else OP_CONTINUATION, view[offset : offset + size], last, compressed and first))
+        return b"".join(frames)
+
+    def _frame(self, opcode: int, payload, fin: bool, rsv1: bool) -> bytes:
+        key = self._next_key() if self._client else None
+        return encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key)
+
+    def _next_key(self) -> bytes:
+        # One urandom call serves a thousand frames: the keys stay unpredictable (§10.3) without a
+        # system call per frame.
+        if self._key_pos + 4 > len(self._keys):
+            self._keys = os.urandom(_MASK_POOL_SIZE)
+            self._key_pos = 0
+        key = self._keys[self._key_pos : self._key_pos + 4]
+        self._key_pos += 4
+        return key
+
+
+def encode_frame(opcode: int, payload, *, fin: bool = True, rsv1: bool = False, mask_key: bytes | None = None) -> bytes:
+    """One frame's bytes (§5.2): header, then the payload, masked with ``mask_key`` if given."""
+    length = len(payload)
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    mask_bit = 0x80 if mask_key is not None else 0
+    if length < 126:
+        header = struct.pack("!BB", first, mask_bit | length)
+    elif length < 65536:
+        header = struct.pack("!BBH", first, mask_bit | 126, length)
+    else:
+        header = struct.pack("!BBQ", first, mask_bit | 127, length)
+    if mask_key is None:
+        return header + payload
+    if len(mask_key) != 4:
+        raise ValueError("a mask key is 4 bytes")
+    return header + mask_key + mask(payload, mask_key)

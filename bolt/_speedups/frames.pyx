@@ -1,0 +1,528 @@
+# cython: language_level=3
+"""The frame parser and writer (RFC 6455 §5), compiled: the twin of ``bolt/_pure/frames.py``.
+
+Same state, same rules in the same order, same errors and reasons as the pure module; read that
+module's docstrings for the why. Here the buffer is read through a C pointer, payloads are unmasked
+and validated by the C kernels in ``mask_kernel.h`` and ``utf8_kernel.h``, and a message is decoded
+straight from the buffer into its ``str`` or ``bytes`` with one copy.
+"""
+
+import os
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy, memmove
+
+from bolt.close_codes import is_valid_close_code
+from bolt.events import BinaryMessage, Close, Ping, Pong, TextMessage
+from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolError
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object)
+    const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *) except NULL
+
+
+cdef extern from "mask_kernel.h":
+    void bolt_mask_inplace(unsigned char *data, size_t n, const unsigned char *key, size_t phase) nogil
+    void bolt_mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
+                        const unsigned char *key, size_t phase) nogil
+
+
+cdef extern from "utf8_kernel.h":
+    ctypedef struct bolt_utf8_state:
+        pass
+    void bolt_utf8_reset(bolt_utf8_state *s) nogil
+    int bolt_utf8_feed(bolt_utf8_state *s, const unsigned char *p, size_t n) nogil
+    int bolt_utf8_complete(const bolt_utf8_state *s) nogil
+
+
+cdef enum:
+    OP_CONTINUATION = 0x0
+    OP_TEXT = 0x1
+    OP_BINARY = 0x2
+    OP_CLOSE = 0x8
+    OP_PING = 0x9
+    OP_PONG = 0xA
+    MAX_CONTROL_PAYLOAD = 125
+    MAX_CLOSE_REASON = 123
+    MASK_POOL_SIZE = 4096
+
+DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+cdef Py_ssize_t INITIAL_BUFFER_SIZE = 16 * 1024
+cdef Py_ssize_t MIN_READ_SIZE = 4 * 1024
+cdef Py_ssize_t SHRINK_ABOVE = 1024 * 1024
+
+
+cdef class FrameParser:
+    """Turns the bytes a peer sends into events (see ``bolt._pure.frames.FrameParser``)."""
+
+    cdef bint _expect_masked
+    cdef long long _max_message
+    cdef long long _max_frame
+    cdef object _decompress
+    cdef bytearray _buf
+    cdef Py_ssize_t _start
+    cdef Py_ssize_t _end
+    cdef bint _in_frame
+    cdef bint _fin
+    cdef int _opcode
+    cdef bint _masked
+    cdef unsigned char _key[4]
+    cdef long long _length
+    cdef Py_ssize_t _payload_start
+    cdef long long _unmasked
+    cdef long long _validated
+    cdef int _message_opcode
+    cdef bint _message_compressed
+    cdef long long _message_size
+    cdef bytearray _fragments
+    cdef bolt_utf8_state _utf8
+    cdef object _error
+
+    def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
+                 max_frame_size=None, decompress=None):
+        self._expect_masked = not client
+        self._max_message = -1 if max_message_size is None else max_message_size
+        self._max_frame = -1 if max_frame_size is None else max_frame_size
+        self._decompress = decompress
+        self._buf = bytearray(INITIAL_BUFFER_SIZE)
+        self._start = 0
+        self._end = 0
+        self._in_frame = False
+        self._message_opcode = 0
+        self._message_compressed = False
+        self._message_size = 0
+        self._fragments = bytearray()
+        bolt_utf8_reset(&self._utf8)
+        self._error = None
+
+    # Input
+
+    def feed(self, data):
+        """Append ``data`` (any bytes-like object) and return the events it completed."""
+        cdef Py_buffer view
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            self._make_room(view.len)
+            memcpy(PyByteArray_AS_STRING(self._buf) + self._end, view.buf, view.len)
+            self._end += view.len
+        finally:
+            PyBuffer_Release(&view)
+        return self._parse()
+
+    def get_buffer(self, sizehint=-1):
+        """A writable view of the buffer's free space, for ``BufferedProtocol.get_buffer``."""
+        cdef Py_ssize_t wanted = MIN_READ_SIZE
+        if sizehint is not None and sizehint > MIN_READ_SIZE:
+            wanted = sizehint
+        if self._in_frame and self._payload_start + self._length - self._end > wanted:
+            wanted = <Py_ssize_t>(self._payload_start + self._length - self._end)
+        self._make_room(wanted)
+        return memoryview(self._buf)[self._end:]
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        """``nbytes`` were written at the start of the last ``get_buffer`` view; return the events."""
+        if nbytes < 0 or self._end + nbytes > PyByteArray_GET_SIZE(self._buf):
+            raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
+        self._end += nbytes
+        return self._parse()
+
+    @property
+    def buffered(self):
+        """Bytes received and not yet returned as events (a partial frame or message)."""
+        return self._end - self._start + PyByteArray_GET_SIZE(self._fragments)
+
+    cdef int _make_room(self, Py_ssize_t size) except -1:
+        cdef Py_ssize_t capacity = PyByteArray_GET_SIZE(self._buf)
+        if self._start == self._end:
+            self._start = 0
+            self._end = 0
+            if capacity > SHRINK_ABOVE and PyByteArray_GET_SIZE(self._fragments) == 0:
+                self._buf = bytearray(INITIAL_BUFFER_SIZE)
+                capacity = INITIAL_BUFFER_SIZE
+        cdef Py_ssize_t free = capacity - self._end
+        if free >= size:
+            return 0
+        if self._start:
+            self._rebase()
+            free = capacity - self._end
+            if free >= size:
+                return 0
+        PyByteArray_Resize(self._buf, capacity + max(size - free, capacity))
+        return 0
+
+    cdef void _rebase(self) noexcept:
+        cdef char *buf = PyByteArray_AS_STRING(self._buf)
+        cdef Py_ssize_t start = self._start
+        if self._end > start:
+            memmove(buf, buf + start, self._end - start)
+        self._end -= start
+        self._payload_start -= start
+        self._start = 0
+
+    # Parsing
+
+    cdef list _parse(self):
+        if self._error is not None:
+            raise InvalidState(f"the frame stream already failed: {self._error.reason}")
+        cdef list events = []
+        try:
+            while self._next_frame(events):
+                pass
+        except ProtocolError as error:
+            self._error = error
+            error.events = events
+            raise
+        if self._start == self._end:
+            self._start = 0
+            self._end = 0
+        return events
+
+    cdef bint _next_frame(self, list events) except -1:
+        if not self._in_frame and not self._read_header():
+            return False
+        cdef Py_ssize_t start = self._payload_start
+        cdef Py_ssize_t arrived = self._end - start
+        if arrived < self._length:
+            self._advance_partial(arrived)
+            return False
+        cdef Py_ssize_t length = <Py_ssize_t>self._length
+        self._unmask(length)
+        self._start = start + length
+        self._in_frame = False
+        cdef unsigned char *payload = <unsigned char *>PyByteArray_AS_STRING(self._buf) + start
+        cdef int opcode = self._opcode
+        if opcode >= OP_CLOSE:
+            data = PyBytes_FromStringAndSize(<char *>payload, length)
+            if opcode == OP_PING:
+                events.append(Ping(data))
+            elif opcode == OP_PONG:
+                events.append(Pong(data))
+            else:
+                events.append(self._close_event(data))
+            return True
+        if self._fin and PyByteArray_GET_SIZE(self._fragments) == 0:
+            events.append(self._whole_message(payload, length))
+            return True
+        if self._validates_text() and not bolt_utf8_feed(
+                &self._utf8, payload + self._validated, <size_t>(length - self._validated)):
+            raise InvalidUTF8("invalid UTF-8 in a text message")
+        cdef Py_ssize_t have = PyByteArray_GET_SIZE(self._fragments)
+        PyByteArray_Resize(self._fragments, have + length)
+        memcpy(PyByteArray_AS_STRING(self._fragments) + have, payload, length)
+        if self._fin:
+            events.append(self._assembled_message())
+        return True
+
+    cdef bint _read_header(self) except -1:
+        cdef const unsigned char *buf = <const unsigned char *>PyByteArray_AS_STRING(self._buf)
+        cdef Py_ssize_t pos = self._start
+        cdef Py_ssize_t available = self._end - pos
+        if available < 2:
+            return False
+        cdef unsigned char first = buf[pos]
+        cdef unsigned char second = buf[pos + 1]
+        cdef bint fin = (first & 0x80) != 0
+        cdef int rsv = first & 0x70
+        cdef int opcode = first & 0x0F
+        cdef bint masked = (second & 0x80) != 0
+        cdef uint64_t length = second & 0x7F
+        if opcode >= OP_CLOSE:
+            if opcode > OP_PONG:
+                raise ProtocolError(f"reserved opcode {opcode:#x}")  # §5.2
+            if not fin:
+                raise ProtocolError("fragmented control frame")  # §5.5
+            if length > MAX_CONTROL_PAYLOAD:
+                raise ProtocolError("control frame payload over 125 bytes")  # §5.5
+            if rsv:
+                raise ProtocolError("reserved bits set on a control frame")  # §5.2, RFC 7692 §6
+            if opcode == OP_CLOSE and length == 1:
+                raise ProtocolError("close frame with a 1-byte payload")  # §5.5.1
+        else:
+            if opcode > OP_BINARY:
+                raise ProtocolError(f"reserved opcode {opcode:#x}")  # §5.2
+            if opcode == OP_CONTINUATION:
+                if not self._message_opcode:
+                    raise ProtocolError("continuation frame with no message to continue")  # §5.4
+                if rsv:
+                    raise ProtocolError("reserved bits set on a continuation frame")  # RFC 7692 §6.1
+            else:
+                if self._message_opcode:
+                    raise ProtocolError("new data frame inside a fragmented message")  # §5.4
+                if rsv and (rsv != 0x40 or self._decompress is None):
+                    raise ProtocolError("reserved bits set without a negotiated extension")  # §5.2
+        if masked != self._expect_masked:
+            # §5.1: a server closes on an unmasked frame, a client on a masked one.
+            raise ProtocolError(
+                "unmasked frame from a client" if self._expect_masked else "masked frame from a server")
+
+        cdef Py_ssize_t header_size = 2 + (4 if masked else 0) + (
+            2 if length == 126 else 8 if length == 127 else 0)
+        if available < header_size:
+            return False
+        pos += 2
+        cdef int i
+        if length == 126:
+            length = (<uint64_t>buf[pos] << 8) | buf[pos + 1]
+            pos += 2
+        elif length == 127:
+            length = 0
+            for i in range(8):
+                length = (length << 8) | buf[pos + i]
+            if length >> 63:
+                raise ProtocolError("64-bit payload length with the most significant bit set")  # §5.2
+            pos += 8
+        if self._max_frame >= 0 and length > <uint64_t>self._max_frame:
+            raise MessageTooBig(f"frame of {length} bytes is over the limit of {self._max_frame}")
+        if opcode < OP_CLOSE:
+            if self._max_message >= 0 and <uint64_t>self._message_size + length > <uint64_t>self._max_message:
+                raise MessageTooBig(
+                    f"message of {<uint64_t>self._message_size + length} bytes or more is over the limit "
+                    f"of {self._max_message}")
+            if opcode != OP_CONTINUATION:
+                self._message_opcode = opcode
+                self._message_compressed = rsv != 0
+            self._message_size += <long long>length
+        self._masked = masked
+        if masked:
+            memcpy(self._key, buf + pos, 4)
+            pos += 4
+        self._fin = fin
+        self._opcode = opcode
+        self._length = <long long>length
+        self._payload_start = pos
+        self._unmasked = 0
+        self._validated = 0
+        self._in_frame = True
+        return True
+
+    cdef inline bint _validates_text(self) noexcept:
+        return self._message_opcode == OP_TEXT and not self._message_compressed
+
+    cdef inline void _unmask(self, long long upto) noexcept:
+        cdef unsigned char *payload
+        if self._masked and upto > self._unmasked:
+            payload = <unsigned char *>PyByteArray_AS_STRING(self._buf) + self._payload_start
+            bolt_mask_inplace(payload + self._unmasked, <size_t>(upto - self._unmasked), self._key,
+                              <size_t>self._unmasked)
+        self._unmasked = upto
+
+    cdef int _advance_partial(self, Py_ssize_t arrived) except -1:
+        if self._opcode >= OP_CLOSE or arrived <= self._unmasked:
+            return 0
+        self._unmask(arrived)
+        cdef const unsigned char *payload
+        if self._validates_text():
+            payload = <const unsigned char *>PyByteArray_AS_STRING(self._buf) + self._payload_start
+            if not bolt_utf8_feed(&self._utf8, payload + self._validated, <size_t>(arrived - self._validated)):
+                raise InvalidUTF8("invalid UTF-8 in a text message")
+            self._validated = arrived
+        return 0
+
+    cdef object _whole_message(self, const unsigned char *payload, Py_ssize_t length):
+        cdef int opcode = self._message_opcode
+        cdef bint compressed = self._message_compressed
+        self._end_message()
+        if compressed:
+            data = self._inflate(PyBytes_FromStringAndSize(<const char *>payload, length))
+            if opcode == OP_TEXT:
+                return TextMessage(_decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message"))
+            return BinaryMessage(data)
+        if opcode == OP_TEXT:
+            return TextMessage(_decode(<const char *>payload, length, "invalid UTF-8 in a text message"))
+        return BinaryMessage(PyBytes_FromStringAndSize(<const char *>payload, length))
+
+    cdef object _assembled_message(self):
+        cdef bytes data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(self._fragments),
+                                                    PyByteArray_GET_SIZE(self._fragments))
+        cdef int opcode = self._message_opcode
+        cdef bint compressed = self._message_compressed
+        cdef bint complete = bolt_utf8_complete(&self._utf8)
+        self._end_message()
+        if compressed:
+            data = self._inflate(data)
+        if opcode == OP_BINARY:
+            return BinaryMessage(data)
+        if not compressed and not complete:
+            raise InvalidUTF8("text message ends inside a UTF-8 sequence")
+        return TextMessage(_decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message"))
+
+    cdef void _end_message(self):
+        self._message_opcode = 0
+        self._message_compressed = False
+        self._message_size = 0
+        if PyByteArray_GET_SIZE(self._fragments):
+            self._fragments = bytearray()
+        bolt_utf8_reset(&self._utf8)
+
+    cdef bytes _inflate(self, bytes payload):
+        payload = self._decompress(payload)
+        if self._max_message >= 0 and len(payload) > self._max_message:
+            raise MessageTooBig(f"decompressed message is over the limit of {self._max_message}")
+        return payload
+
+    cdef object _close_event(self, bytes payload):
+        cdef Py_ssize_t size = len(payload)
+        if size == 0:
+            return Close(None, "")
+        cdef const unsigned char *data = <const unsigned char *>PyBytes_AS_STRING(payload)
+        cdef int code = (data[0] << 8) | data[1]
+        if not is_valid_close_code(code):
+            raise ProtocolError(f"invalid close code {code}")  # §7.4
+        return Close(code, _decode(<const char *>data + 2, size - 2, "invalid UTF-8 in a close reason"))
+
+
+cdef str _decode(const char *data, Py_ssize_t length, str problem):
+    try:
+        return PyUnicode_DecodeUTF8(data, length, NULL)
+    except UnicodeDecodeError:
+        raise InvalidUTF8(problem) from None
+
+
+cdef class FrameWriter:
+    """Builds frames to send (see ``bolt._pure.frames.FrameWriter``)."""
+
+    cdef bint _client
+    cdef Py_ssize_t _fragment_size
+    cdef object _compress
+    cdef bytes _keys
+    cdef Py_ssize_t _key_pos
+
+    def __init__(self, *, bint client=False, fragment_size=None, compress=None):
+        if fragment_size is not None and fragment_size < 1:
+            raise ValueError("fragment_size must be at least 1")
+        self._client = client
+        self._fragment_size = -1 if fragment_size is None else fragment_size
+        self._compress = compress
+        self._keys = b""
+        self._key_pos = MASK_POOL_SIZE
+
+    def text(self, str data):
+        cdef Py_ssize_t size
+        cdef const char *utf8
+        if PyUnicode_IS_ASCII(data) and self._compress is None:
+            # An ASCII str stores its characters as UTF-8 already: frame them with no encode step.
+            utf8 = PyUnicode_AsUTF8AndSize(data, &size)
+            if self._fragment_size < 0 or size <= self._fragment_size:
+                return self._frame(OP_TEXT, utf8, size, True, False)
+        return self._message(OP_TEXT, data.encode("utf-8"))
+
+    def binary(self, data):
+        return self._message(OP_BINARY, data)
+
+    def ping(self, data=b""):
+        return self._control(OP_PING, data)
+
+    def pong(self, data=b""):
+        return self._control(OP_PONG, data)
+
+    def close(self, code=1000, str reason=""):
+        """A close frame; ``code=None`` sends one with no payload (the peer reports 1005)."""
+        if code is None:
+            if reason:
+                raise ValueError("a close reason needs a close code")
+            return self._frame(OP_CLOSE, NULL, 0, True, False)
+        if not is_valid_close_code(code):
+            raise ValueError(f"close code {code} may not be sent (RFC 6455 §7.4)")
+        cdef bytes encoded = reason.encode("utf-8")
+        if len(encoded) > MAX_CLOSE_REASON:
+            raise ValueError(f"close reason is {len(encoded)} bytes; at most {MAX_CLOSE_REASON} fit (§5.5)")
+        cdef bytes payload = bytes((code >> 8, code & 0xFF)) + encoded
+        return self._frame(OP_CLOSE, PyBytes_AS_STRING(payload), len(payload), True, False)
+
+    cdef bytes _control(self, int opcode, data):
+        cdef Py_buffer view
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            if view.len > MAX_CONTROL_PAYLOAD:
+                raise ValueError(
+                    f"control frame payload is {view.len} bytes; at most {MAX_CONTROL_PAYLOAD} (§5.5)")
+            return self._frame(opcode, <const char *>view.buf, view.len, True, False)
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef bytes _message(self, int opcode, payload):
+        cdef bint compressed = self._compress is not None
+        if compressed:
+            payload = self._compress(bytes(payload))
+        cdef Py_buffer view
+        cdef Py_ssize_t size = self._fragment_size
+        cdef Py_ssize_t offset
+        cdef list frames
+        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        try:
+            if size < 0 or view.len <= size:
+                return self._frame(opcode, <const char *>view.buf, view.len, True, compressed)
+            frames = []
+            for offset in range(0, view.len, size):
+                frames.append(self._frame(
+                    opcode if offset == 0 else OP_CONTINUATION,
+                    <const char *>view.buf + offset, min(size, view.len - offset),
+                    offset + size >= view.len, compressed and offset == 0))
+            return b"".join(frames)
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef bytes _frame(self, int opcode, const char *payload, Py_ssize_t length, bint fin, bint rsv1):
+        cdef const unsigned char *key = NULL
+        if self._client:
+            # One urandom call serves a thousand frames: keys stay unpredictable (§10.3) without a
+            # system call per frame.
+            if self._key_pos + 4 > MASK_POOL_SIZE:
+                self._keys = os.urandom(MASK_POOL_SIZE)
+                self._key_pos = 0
+            key = <const unsigned char *>PyBytes_AS_STRING(self._keys) + self._key_pos
+            self._key_pos += 4
+        return _encode(opcode, payload, length, fin, rsv1, key)
+
+
+cdef bytes _encode(int opcode, const char *payload, Py_ssize_t length, bint fin, bint rsv1,
+                   const unsigned char *key):
+    cdef Py_ssize_t header_size = 2 + (0 if length < 126 else 2 if length < 65536 else 8)
+    if key != NULL:
+        header_size += 4
+    cdef bytes frame = PyBytes_FromStringAndSize(NULL, header_size + length)
+    cdef unsigned char *out = <unsigned char *>PyBytes_AS_STRING(frame)
+    cdef unsigned char mask_bit = 0x80 if key != NULL else 0
+    cdef int i
+    cdef Py_ssize_t pos = 2
+    out[0] = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    if length < 126:
+        out[1] = mask_bit | <unsigned char>length
+    elif length < 65536:
+        out[1] = mask_bit | 126
+        out[2] = <unsigned char>(length >> 8)
+        out[3] = <unsigned char>length
+        pos = 4
+    else:
+        out[1] = mask_bit | 127
+        for i in range(8):
+            out[2 + i] = <unsigned char>((<uint64_t>length) >> (56 - 8 * i))
+        pos = 10
+    if key == NULL:
+        if length:
+            memcpy(out + pos, payload, length)
+    else:
+        memcpy(out + pos, key, 4)
+        bolt_mask_copy(out + pos + 4, <const unsigned char *>payload, length, key, 0)
+    return frame
+
+
+def encode_frame(int opcode, payload, *, bint fin=True, bint rsv1=False, mask_key=None):
+    """One frame's bytes (§5.2): header, then the payload, masked with ``mask_key`` if given."""
+    cdef Py_buffer view
+    cdef bytes key = None
+    if mask_key is not None:
+        key = bytes(mask_key)
+        if len(key) != 4:
+            raise ValueError("a mask key is 4 bytes")
+    PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+    try:
+        return _encode(opcode, <const char *>view.buf, view.len, fin, rsv1,
+                       NULL if key is None else <const unsigned char *>PyBytes_AS_STRING(key))
+    finally:
+        PyBuffer_Release(&view)

@@ -1,0 +1,102 @@
+"""Differential test: random and mutated frame streams give both implementations the same outcome.
+
+Same events, or the same error class, close code and reason, after the same events, however the
+stream is cut. Hypothesis shrinks any disagreement to a minimal stream.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.framing import outcome, raw_frame
+
+CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+PAYLOAD = st.one_of(
+    st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass")),
+    st.binary(max_size=40),
+    st.binary(min_size=126, max_size=300),
+    st.sampled_from([b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", "€".encode()[:2], b"\x03\xe8", b"\x0f\xa1ok"]),
+)
+
+
+@st.composite
+def message(draw):
+    """A data message in one or more fragments, with control frames between them: (opcode, payload, fin, rsv)."""
+    opcode = draw(st.sampled_from([TEXT, BINARY]))
+    if opcode == TEXT and draw(st.integers(0, 7)):
+        # Valid text cut at random bytes, so sequences split across fragments.
+        encoded = draw(st.text(max_size=200)).encode("utf-8", "surrogatepass")
+        points = sorted(draw(st.lists(st.integers(0, len(encoded)), max_size=3)))
+        bounds = [0, *points, len(encoded)]
+        pieces = [encoded[a:b] for a, b in zip(bounds, bounds[1:])]
+    else:
+        pieces = draw(st.lists(PAYLOAD, min_size=1, max_size=4))
+    rsv = draw(st.sampled_from([0, 0, 0, 0x40]))
+    frames = []
+    for index, piece in enumerate(pieces):
+        frames.append((opcode if index == 0 else CONT, piece, index == len(pieces) - 1, rsv if index == 0 else 0))
+        if draw(st.integers(0, 3)) == 0:
+            frames.append((draw(st.sampled_from([PING, PONG])), draw(st.binary(max_size=10)), True, 0))
+    return frames
+
+
+WILD_FRAME = st.tuples(
+    st.sampled_from([CONT, TEXT, BINARY, CLOSE, PING, PONG, 0x3, 0xB]),
+    PAYLOAD,
+    st.booleans(),
+    st.sampled_from([0, 0x40, 0x20, 0x10]),
+)
+CLOSE_FRAME = st.tuples(st.just(CLOSE), PAYLOAD, st.just(True), st.just(0))
+
+
+@st.composite
+def frame_list(draw):
+    """Mostly well-formed messages, now and then a frame that breaks a rule or a close frame."""
+    frames = []
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.integers(0, 9))
+        if kind < 7:
+            frames += draw(message())
+        elif kind < 9:
+            frames.append(draw(WILD_FRAME))
+        else:
+            frames.append(draw(CLOSE_FRAME))
+    return frames
+
+
+@st.composite
+def stream(draw):
+    masked = draw(st.booleans())
+    data = bytearray()
+    for opcode, payload, fin, rsv in draw(frame_list()):
+        if draw(st.integers(0, 99)) == 0:
+            key = None if masked else b"\x01\x02\x03\x04"  # the wrong masking for the role
+        else:
+            key = draw(st.binary(min_size=4, max_size=4)) if masked else None
+        data += raw_frame(opcode, payload, fin=fin, rsv=rsv, key=key)
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+        if data:
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    points = sorted(draw(st.lists(st.integers(0, len(data)), max_size=6)))
+    bounds = [0, *points, len(data)]
+    chunks = [bytes(data[a:b]) for a, b in zip(bounds, bounds[1:])]
+    return masked, chunks
+
+
+def inflate(data: bytes) -> bytes:
+    try:
+        return zlib.decompressobj(wbits=-15).decompress(data + b"\x00\x00\xff\xff")
+    except zlib.error:
+        return b"\xff"
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(stream(), st.sampled_from([None, 64, 200]), st.booleans())
+def test_both_implementations_agree(both_codecs, case, limit, with_extension):
+    compiled, pure = both_codecs
+    masked, chunks = case
+    options = {"client": not masked, "max_message_size": limit, "decompress": inflate if with_extension else None}
+    assert outcome(compiled.FrameParser(**options), chunks) == outcome(pure.FrameParser(**options), chunks)
