@@ -411,3 +411,11 @@ def test_writer_refuses_what_may_not_be_sent(frames, call):
 def test_fragment_size_must_be_positive(frames):
     with pytest.raises(ValueError):
         frames.FrameWriter(fragment_size=0)
+
+
+def test_nothing_after_a_close_frame_is_read(frames):
+    data = raw_frame(TEXT, b"before") + raw_frame(CLOSE, b"\x03\xe8") + raw_frame(TEXT, b"after") + raw_frame(0x3, b"garbage")
+    assert server_events(frames, data) == ([TextMessage("before"), Close(1000, "")], None)
+    parser = frames.FrameParser()
+    parser.feed(raw_frame(CLOSE, b""))
+    assert parser.feed(raw_frame(TEXT, b"later")) == []

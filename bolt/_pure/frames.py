@@ -89,6 +89,8 @@ class FrameParser:
         self._fragments = bytearray()
         self._utf8 = Utf8Validator()
         self._error: ProtocolError | None = None
+        # After a close frame the stream is over: §5.5.1 lets nothing follow it, so nothing is read.
+        self._closed = False
 
     # Input
 
@@ -156,8 +158,11 @@ class FrameParser:
         if self._error is not None:
             raise InvalidState(f"the frame stream already failed: {self._error.reason}")
         events: list = []
+        if self._closed:
+            self._start = self._end = 0
+            return events
         try:
-            while self._next_frame(events):
+            while not self._closed and self._next_frame(events):
                 pass
         except ProtocolError as error:
             self._error = error
@@ -190,6 +195,7 @@ class FrameParser:
                 events.append(Pong(payload))
             else:
                 events.append(self._close_event(payload))
+                self._closed = True
             return True
         if self._fin and not self._fragments:
             events.append(self._whole_message(buf, start, length))

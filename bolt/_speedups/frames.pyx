@@ -82,6 +82,7 @@ cdef class FrameParser:
     cdef bytearray _fragments
     cdef bolt_utf8_state _utf8
     cdef object _error
+    cdef bint _closed
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
                  max_frame_size=None, decompress=None):
@@ -99,6 +100,7 @@ cdef class FrameParser:
         self._fragments = bytearray()
         bolt_utf8_reset(&self._utf8)
         self._error = None
+        self._closed = False
 
     # Input
 
@@ -170,8 +172,12 @@ cdef class FrameParser:
         if self._error is not None:
             raise InvalidState(f"the frame stream already failed: {self._error.reason}")
         cdef list events = []
+        if self._closed:
+            self._start = 0
+            self._end = 0
+            return events
         try:
-            while self._next_frame(events):
+            while not self._closed and self._next_frame(events):
                 pass
         except ProtocolError as error:
             self._error = error
@@ -204,6 +210,7 @@ cdef class FrameParser:
                 events.append(Pong(data))
             else:
                 events.append(self._close_event(data))
+                self._closed = True
             return True
         if self._fin and PyByteArray_GET_SIZE(self._fragments) == 0:
             events.append(self._whole_message(payload, length))

@@ -1,0 +1,209 @@
+"""The WebSocket connection state machine (RFC 6455 §5-§7), sans-I/O, for both roles.
+
+Bytes in, events out, bytes to send out; no asyncio, no sockets, no clock. Timeouts (the close
+timeout, keepalive) belong to the transport, which asks this object what to do next.
+
+    receive_data(data) / buffer_updated(n)  ->  events for the application
+    data_to_send()                          ->  replies this object generated itself (pongs, close)
+    send_text(...), send_close(...), ...    ->  the bytes of what the application sends
+    should_close_transport                  ->  whether the transport should now close TCP
+
+States: CONNECTING (the opening handshake, see ``bolt.protocol.server`` and ``client``), OPEN,
+CLOSING (a close frame was sent or received, or the peer broke the protocol), CLOSED (TCP closed).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from bolt import codec
+from bolt.close_codes import CloseCode
+from bolt.events import Close, Ping
+from bolt.exceptions import ConnectionClosed, ProtocolError
+
+MAX_CLOSE_REASON = 123
+
+
+class State(IntEnum):
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+class Connection:
+    """One WebSocket connection from the end of the opening handshake to the closing of TCP.
+
+    ``client`` picks the role: a client masks what it sends and refuses masked frames (§5.1).
+    Limits and the extension hooks are passed to the codec (``bolt.codec.FrameParser`` and
+    ``FrameWriter``).
+    """
+
+    def __init__(
+        self,
+        *,
+        client: bool = False,
+        max_message_size: int | None = 16 * 1024 * 1024,
+        max_frame_size: int | None = None,
+        fragment_size: int | None = None,
+        decompress=None,
+        compress=None,
+    ) -> None:
+        self.client = client
+        self.state = State.OPEN
+        self._parser = codec.FrameParser(
+            client=client, max_message_size=max_message_size, max_frame_size=max_frame_size, decompress=decompress
+        )
+        self._writer = codec.FrameWriter(client=client, fragment_size=fragment_size, compress=compress)
+        self._output: list[bytes] = []
+        self.close_received: Close | None = None
+        self.close_sent: Close | None = None
+        self.failure: ProtocolError | None = None
+
+    # Receiving
+
+    def receive_data(self, data) -> list:
+        """Parse ``data`` and return the events the application should see.
+
+        Pings are answered here (§5.5.2) and a close frame is echoed (§5.5.1); those replies wait in
+        ``data_to_send()``. A peer that breaks the protocol is sent a close frame with the code the
+        violation maps to, and the events it sent validly before that are still returned.
+        """
+        if self.failure is not None or self.state is State.CLOSED:
+            return []
+        try:
+            events = self._parser.feed(data)
+        except ProtocolError as error:
+            events = error.events
+            self._fail(error)
+        return self._react(events) if events else events
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """For ``asyncio.BufferedProtocol``: read straight into the parser's buffer."""
+        return self._parser.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> list:
+        """``nbytes`` were read into the last ``get_buffer`` view; like ``receive_data``."""
+        if self.failure is not None or self.state is State.CLOSED:
+            return []
+        try:
+            events = self._parser.buffer_updated(nbytes)
+        except ProtocolError as error:
+            events = error.events
+            self._fail(error)
+        return self._react(events) if events else events
+
+    def receive_eof(self) -> None:
+        """The TCP connection is closed (by the peer, or by us after the close handshake)."""
+        self.state = State.CLOSED
+
+    def _react(self, events: list) -> list:
+        for event in events:
+            kind = type(event)
+            if kind is Ping:
+                # §5.5.2: answer with the same payload, unless a close frame was already received.
+                if self.close_received is None:
+                    self._output.append(self._writer.pong(event.data))
+            elif kind is Close:
+                self._close_received(event)
+        return events
+
+    def _close_received(self, event: Close) -> None:
+        self.close_received = event
+        if self.close_sent is None:
+            # §5.5.1: reply with a close frame, echoing the status code received (none for none).
+            self._output.append(self._writer.close(event.code, ""))
+            self.close_sent = Close(event.code, "")
+        self.state = State.CLOSING
+
+    def _fail(self, error: ProtocolError) -> None:
+        """§7.1.7 Fail the WebSocket Connection: send the close code the violation maps to."""
+        self.failure = error
+        if self.close_sent is None:
+            reason = _fit_reason(error.reason)
+            self._output.append(self._writer.close(error.close_code, reason))
+            self.close_sent = Close(error.close_code, reason)
+        self.state = State.CLOSING
+
+    # Sending
+
+    def data_to_send(self) -> bytes:
+        """The replies generated while receiving (pongs, the close echo, a failure's close frame)."""
+        if not self._output:
+            return b""
+        data = b"".join(self._output)
+        self._output.clear()
+        return data
+
+    def send_text(self, data: str) -> bytes:
+        self._check_open()
+        return self._writer.text(data)
+
+    def send_binary(self, data) -> bytes:
+        self._check_open()
+        return self._writer.binary(data)
+
+    def send_ping(self, data=b"") -> bytes:
+        self._check_open()
+        return self._writer.ping(data)
+
+    def send_pong(self, data=b"") -> bytes:
+        self._check_open()
+        return self._writer.pong(data)
+
+    def send_close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> bytes:
+        """Start the closing handshake (§7.1.2). A reason longer than 123 bytes is refused."""
+        self._check_open()
+        frame = self._writer.close(code, reason)
+        self.close_sent = Close(code, reason)
+        self.state = State.CLOSING
+        return frame
+
+    def _check_open(self) -> None:
+        if self.state is not State.OPEN:
+            raise ConnectionClosed(self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason)
+
+    # Closing
+
+    @property
+    def should_close_transport(self) -> bool:
+        """Whether the transport should close TCP now, once ``data_to_send()`` is written.
+
+        After a protocol failure, at once (§7.1.7). Otherwise the server closes TCP first, as soon as
+        close frames went both ways (§7.1.1); a client waits for the server to do it, and its
+        transport closes TCP itself only when the close timeout runs out.
+        """
+        if self.state is State.CLOSED:
+            return False
+        if self.failure is not None:
+            return True
+        return not self.client and self.close_sent is not None and self.close_received is not None
+
+    @property
+    def close_code(self) -> int | None:
+        """The code the application reports: the peer's (1005 if its close frame had none), else
+        the one we failed the connection with, else 1006 once TCP closed without a close frame."""
+        if self.close_received is not None:
+            code = self.close_received.code
+            return CloseCode.NO_STATUS_RCVD if code is None else code
+        if self.failure is not None:
+            return self.failure.close_code
+        if self.state is State.CLOSED:
+            return CloseCode.ABNORMAL_CLOSURE
+        return None
+
+    @property
+    def close_reason(self) -> str:
+        if self.close_received is not None:
+            return self.close_received.reason
+        if self.failure is not None:
+            return self.failure.reason
+        return ""
+
+
+def _fit_reason(reason: str) -> str:
+    """Cut a reason to the 123 bytes a close frame holds (§5.5), never inside a character."""
+    encoded = reason.encode("utf-8")
+    if len(encoded) <= MAX_CLOSE_REASON:
+        return reason
+    return encoded[:MAX_CLOSE_REASON].decode("utf-8", "ignore")
