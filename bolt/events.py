@@ -1,8 +1,9 @@
-"""What the frame parser hands up: one small object per complete message or control frame.
+"""What the frame parser hands up besides messages: one small object per control frame.
 
-Both codec implementations build these same classes, so the layers above never see which one
-is running. They are plain ``__slots__`` classes rather than dataclasses: the parser makes one per
-message, and a slots class with a direct ``__init__`` is the cheapest object Python can build.
+A complete message is handed up as itself, a ``str`` (text) or ``bytes`` (binary), with no object
+around it: wrapping each message cost more than parsing it (a Python ``__init__`` and a garbage
+collector-tracked object per message; measured in bench/bench_frames.py). Control frames are rare,
+and these plain ``__slots__`` classes, shared by both codec implementations, carry them.
 """
 
 from __future__ import annotations
@@ -25,24 +26,6 @@ class Event:
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"{type(self).__name__}({args})"
-
-
-class TextMessage(Event):
-    """A complete text message (all its fragments joined, UTF-8 validated and decoded)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: str) -> None:
-        self.data = data
-
-
-class BinaryMessage(Event):
-    """A complete binary message (all its fragments joined)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
 
 
 class Ping(Event):

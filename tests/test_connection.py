@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bolt.events import BinaryMessage, Close, Ping, Pong, TextMessage
+from bolt.events import Close, Ping, Pong
 from bolt.exceptions import ConnectionClosed
 from bolt.protocol.connection import Connection, State, _fit_reason
 from tests.framing import raw_frame
@@ -26,8 +26,8 @@ def server(codec):
 
 def test_messages_are_delivered_and_sends_are_frames(server):
     events = server.receive_data(raw_frame(TEXT, b"hello") + raw_frame(BINARY, b"\x00\x01"))
-    assert events == [TextMessage("hello"), BinaryMessage(b"\x00\x01")]
-    assert from_server(server.send_text("hi") + server.send_binary(b"\xff")) == [TextMessage("hi"), BinaryMessage(b"\xff")]
+    assert events == ["hello", b"\x00\x01"]
+    assert from_server(server.send_text("hi") + server.send_binary(b"\xff")) == ["hi", b"\xff"]
     assert server.data_to_send() == b""
     assert server.state is State.OPEN
 
@@ -73,7 +73,7 @@ def test_sending_after_close_is_refused(server):
     with pytest.raises(ConnectionClosed):
         server.send_close()
     # Messages the peer sent before it saw our close still arrive; its close completes the handshake.
-    assert server.receive_data(raw_frame(TEXT, b"in flight")) == [TextMessage("in flight")]
+    assert server.receive_data(raw_frame(TEXT, b"in flight")) == ["in flight"]
     server.receive_data(raw_frame(CLOSE, b"\x03\xe9"))
     assert server.data_to_send() == b""  # our close was already sent: no second one
     assert server.should_close_transport
@@ -90,7 +90,7 @@ def test_sending_after_close_is_refused(server):
 )
 def test_a_protocol_violation_fails_the_connection_with_its_code(server, data, code):
     events = server.receive_data(raw_frame(TEXT, b"valid first") + data)
-    assert events == [TextMessage("valid first")]
+    assert events == ["valid first"]
     sent = from_server(server.data_to_send())
     assert len(sent) == 1 and sent[0].code == code
     assert server.state is State.CLOSING and server.should_close_transport
@@ -110,7 +110,7 @@ def test_client_masks_and_waits_for_the_server_to_close_tcp(codec):
     client = Connection(client=True)
     frame = client.send_text("hello")
     assert frame[1] & 0x80
-    assert Connection().receive_data(frame) == [TextMessage("hello")]
+    assert Connection().receive_data(frame) == ["hello"]
     assert client.receive_data(raw_frame(CLOSE, b"\x03\xe8", key=None)) == [Close(1000, "")]
     assert client.data_to_send()[1] & 0x80  # the echo is masked too
     assert not client.should_close_transport
@@ -121,7 +121,7 @@ def test_buffered_reads(server):
     view = server.get_buffer(-1)
     view[: len(data)] = data
     del view
-    assert server.buffer_updated(len(data)) == [TextMessage("one"), Ping(b"")]
+    assert server.buffer_updated(len(data)) == ["one", Ping(b"")]
     assert server.data_to_send() == b"\x8a\x00"
 
 

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from bolt.events import BinaryMessage, Close, Ping, Pong, TextMessage
+from bolt.events import Close, Ping, Pong
 from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolError
 from tests.conftest import load_module
 from tests.framing import outcome, parse_every_way, raw_frame
@@ -37,17 +37,17 @@ def client_events(frames, data: bytes, **options):
 
 
 def test_rfc_single_frame_unmasked_text(frames):
-    assert client_events(frames, bytes.fromhex("810548656c6c6f")) == ([TextMessage("Hello")], None)
+    assert client_events(frames, bytes.fromhex("810548656c6c6f")) == (["Hello"], None)
 
 
 def test_rfc_single_frame_masked_text(frames):
     data = bytes.fromhex("818537fa213d7f9f4d5158")
-    assert server_events(frames, data) == ([TextMessage("Hello")], None)
+    assert server_events(frames, data) == (["Hello"], None)
 
 
 def test_rfc_fragmented_unmasked_text(frames):
     data = bytes.fromhex("010348656c") + bytes.fromhex("80026c6f")
-    assert client_events(frames, data) == ([TextMessage("Hello")], None)
+    assert client_events(frames, data) == (["Hello"], None)
 
 
 def test_rfc_ping_and_masked_pong(frames):
@@ -57,10 +57,10 @@ def test_rfc_ping_and_masked_pong(frames):
 
 def test_rfc_binary_with_16_and_64_bit_lengths(frames):
     payload = os.urandom(256)
-    assert client_events(frames, bytes.fromhex("827e0100") + payload) == ([BinaryMessage(payload)], None)
+    assert client_events(frames, bytes.fromhex("827e0100") + payload) == ([payload], None)
     big = os.urandom(65536)
     parser = frames.FrameParser(client=True)
-    assert parser.feed(bytes.fromhex("827f0000000000010000") + big) == [BinaryMessage(big)]
+    assert parser.feed(bytes.fromhex("827f0000000000010000") + big) == [big]
 
 
 def test_writer_reproduces_rfc_examples(frames):
@@ -81,19 +81,19 @@ def test_every_length_encoding_round_trips(frames, size):
     payload = os.urandom(size)
     data = raw_frame(BINARY, payload)
     events, error = outcome(frames.FrameParser(), [data])
-    assert error is None and events == [BinaryMessage(payload)]
+    assert error is None and events == [payload]
 
 
 def test_non_minimal_length_encodings_are_accepted(frames):
     data = raw_frame(TEXT, b"hi", length_bytes=2) + raw_frame(TEXT, b"yo", length_bytes=8)
-    assert server_events(frames, data) == ([TextMessage("hi"), TextMessage("yo")], None)
+    assert server_events(frames, data) == (["hi", "yo"], None)
 
 
 def test_many_frames_in_one_chunk(frames):
     messages = [f"message {i} é" for i in range(50)]
     data = b"".join(raw_frame(TEXT, m.encode()) for m in messages)
     events, error = server_events(frames, data)
-    assert error is None and events == [TextMessage(m) for m in messages]
+    assert error is None and events == [m for m in messages]
 
 
 def test_control_frames_between_fragments(frames):
@@ -110,19 +110,19 @@ def test_control_frames_between_fragments(frames):
     )
     events, error = server_events(frames, data)
     assert error is None
-    assert events == [Ping(b"p1"), Pong(b"p2"), TextMessage("κόσμε"), Ping(b""), BinaryMessage(b"\x00\x01\x02")]
+    assert events == [Ping(b"p1"), Pong(b"p2"), "κόσμε", Ping(b""), b"\x00\x01\x02"]
 
 
 def test_fragmented_binary_with_empty_fragments(frames):
     data = raw_frame(BINARY, b"", fin=False) + raw_frame(CONT, b"ab", fin=False) + raw_frame(CONT, b"", fin=False) + raw_frame(CONT, b"c")
-    assert server_events(frames, data) == ([BinaryMessage(b"abc")], None)
+    assert server_events(frames, data) == ([b"abc"], None)
 
 
 def test_utf8_sequence_split_across_fragments(frames):
     encoded = "€𝄞".encode()
     for cut in range(1, len(encoded)):
         data = raw_frame(TEXT, encoded[:cut], fin=False) + raw_frame(CONT, encoded[cut:])
-        assert server_events(frames, data) == ([TextMessage("€𝄞")], None)
+        assert server_events(frames, data) == (["€𝄞"], None)
 
 
 @pytest.mark.parametrize(
@@ -191,7 +191,7 @@ def test_masked_server_frame_is_refused_by_a_client(frames):
 def test_events_before_a_violation_are_kept(frames):
     data = raw_frame(TEXT, b"first") + raw_frame(PING, b"p") + raw_frame(0x3, b"bad") + raw_frame(TEXT, b"never")
     events, error = server_events(frames, data)
-    assert events == [TextMessage("first"), Ping(b"p")]
+    assert events == ["first", Ping(b"p")]
     assert error == (ProtocolError, 1002, "reserved opcode 0x3")
 
 
@@ -237,7 +237,7 @@ def test_huge_declared_length_is_refused_without_buffering(frames):
 def test_message_exactly_at_the_limit_is_accepted(frames):
     parser = frames.FrameParser(max_message_size=10)
     data = raw_frame(BINARY, b"12345", fin=False) + raw_frame(PING, b"") + raw_frame(CONT, b"67890")
-    assert parser.feed(data) == [Ping(b""), BinaryMessage(b"1234567890")]
+    assert parser.feed(data) == [Ping(b""), b"1234567890"]
 
 
 def test_invalid_utf8_is_refused_while_the_frame_is_still_arriving(frames):
@@ -259,7 +259,7 @@ def test_partial_valid_text_is_not_refused(frames):
     data = raw_frame(TEXT, "ok €".encode())
     parser = frames.FrameParser()
     assert parser.feed(data[:-2]) == []  # ends inside the euro sign: fine, more may come
-    assert parser.feed(data[-2:]) == [TextMessage("ok €")]
+    assert parser.feed(data[-2:]) == ["ok €"]
 
 
 # The buffer: BufferedProtocol reads, growth and shrinking
@@ -276,7 +276,7 @@ def test_reads_into_the_parsers_own_buffer(frames):
         del view
         events += parser.buffer_updated(size)
         offset += size
-    assert events == [BinaryMessage(bytes([i]) * i * 100) for i in range(40)]
+    assert events == [bytes([i]) * i * 100 for i in range(40)]
 
 
 def test_get_buffer_makes_room_for_a_whole_frame(frames):
@@ -288,7 +288,7 @@ def test_get_buffer_makes_room_for_a_whole_frame(frames):
     assert len(view) >= len(data) - 1000
     view[: len(data) - 1000] = data[1000:]
     del view
-    assert parser.buffer_updated(len(data) - 1000) == [BinaryMessage(payload)]
+    assert parser.buffer_updated(len(data) - 1000) == [payload]
 
 
 def test_buffer_updated_past_the_buffer_is_refused(frames):
@@ -303,7 +303,7 @@ def test_buffer_returns_to_its_small_size_after_a_big_message(frames):
     small = len(parser.get_buffer(-1))
     parser.feed(raw_frame(BINARY, b"x" * 3_000_000))
     assert parser.buffered == 0
-    assert parser.feed(raw_frame(TEXT, b"hi")) == [TextMessage("hi")]
+    assert parser.feed(raw_frame(TEXT, b"hi")) == ["hi"]
     assert len(parser.get_buffer(-1)) <= small
 
 
@@ -322,7 +322,7 @@ def inflate(data: bytes) -> bytes:
 def test_rsv1_marks_a_compressed_message_when_an_extension_decompresses(frames):
     compressed = deflate("héllo héllo héllo".encode())
     data = raw_frame(TEXT, compressed[:3], fin=False, rsv=RSV1) + raw_frame(CONT, compressed[3:])
-    assert server_events(frames, data, decompress=inflate) == ([TextMessage("héllo héllo héllo")], None)
+    assert server_events(frames, data, decompress=inflate) == (["héllo héllo héllo"], None)
 
 
 def test_rsv1_on_a_continuation_is_refused_even_with_an_extension(frames):
@@ -351,7 +351,7 @@ def test_client_writer_masks_with_fresh_keys_and_a_server_reads_it(frames):
     first, second = writer.text("same"), writer.text("same")
     assert first[1] & 0x80 and first[2:6] != second[2:6]
     parser = frames.FrameParser()
-    assert parser.feed(first + second) == [TextMessage("same"), TextMessage("same")]
+    assert parser.feed(first + second) == ["same", "same"]
 
 
 @pytest.mark.parametrize("client", [True, False])
@@ -361,7 +361,7 @@ def test_writer_round_trips_through_the_parser(frames, client):
     text = "héllo wörld ✓ " * 500
     blob = os.urandom(70_000)
     data = writer.text(text) + writer.binary(blob) + writer.ping(b"p") + writer.pong() + writer.close(4001, "Invalid token")
-    assert parser.feed(data) == [TextMessage(text), BinaryMessage(blob), Ping(b"p"), Pong(b""), Close(4001, "Invalid token")]
+    assert parser.feed(data) == [text, blob, Ping(b"p"), Pong(b""), Close(4001, "Invalid token")]
 
 
 def test_fragmentation_splits_at_the_configured_size(frames):
@@ -375,7 +375,7 @@ def test_compress_hook_sets_rsv1_on_the_first_frame_only(frames):
     data = writer.text("compress me, compress me, compress me")
     assert data[0] & RSV1
     parser = frames.FrameParser(client=True, decompress=inflate)
-    assert parser.feed(data) == [TextMessage("compress me, compress me, compress me")]
+    assert parser.feed(data) == ["compress me, compress me, compress me"]
 
 
 def test_writer_accepts_any_bytes_like(frames):
@@ -415,7 +415,26 @@ def test_fragment_size_must_be_positive(frames):
 
 def test_nothing_after_a_close_frame_is_read(frames):
     data = raw_frame(TEXT, b"before") + raw_frame(CLOSE, b"\x03\xe8") + raw_frame(TEXT, b"after") + raw_frame(0x3, b"garbage")
-    assert server_events(frames, data) == ([TextMessage("before"), Close(1000, "")], None)
+    assert server_events(frames, data) == (["before", Close(1000, "")], None)
     parser = frames.FrameParser()
     parser.feed(raw_frame(CLOSE, b""))
     assert parser.feed(raw_frame(TEXT, b"later")) == []
+
+
+def test_reads_that_fill_the_buffer_make_the_next_offer_larger(frames):
+    parser = frames.FrameParser(client=True)
+    empty_frame = raw_frame(BINARY, b"", key=None)
+    offers = []
+    for _ in range(10):
+        view = parser.get_buffer(-1)
+        offers.append(len(view))
+        count = len(view) // 2
+        view[: 2 * count] = empty_frame * count
+        del view
+        assert parser.buffer_updated(2 * count) == [b""] * count
+    assert offers[0] < offers[-1] and 256 * 1024 <= offers[-1] < 1024 * 1024
+    view = parser.get_buffer(-1)
+    view[:2] = empty_frame
+    del view
+    parser.buffer_updated(2)  # a small read does not shrink the offer again
+    assert len(parser.get_buffer(-1)) >= 256 * 1024 - 2

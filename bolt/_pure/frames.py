@@ -19,7 +19,7 @@ from typing import Callable
 from bolt._pure.mask import mask, mask_inplace
 from bolt._pure.utf8 import Utf8Validator
 from bolt.close_codes import is_valid_close_code
-from bolt.events import BinaryMessage, Close, Ping, Pong, TextMessage
+from bolt.events import Close, Ping, Pong
 from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolError
 
 OP_CONTINUATION = 0x0
@@ -33,6 +33,9 @@ DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 # The buffer starts small so that idle connections cost little, and grows for bursts and big frames.
 INITIAL_BUFFER_SIZE = 16 * 1024
 MIN_READ_SIZE = 4 * 1024
+# A read that fills all the space offered doubles the next offer, up to this: a busy connection
+# reads 256 KiB a system call, an idle one keeps its small buffer.
+MAX_READ_SIZE = 256 * 1024
 # After a big message the buffer shrinks back once it is empty, so one large frame does not pin memory.
 SHRINK_ABOVE = 1024 * 1024
 MAX_CONTROL_PAYLOAD = 125
@@ -44,8 +47,10 @@ Compress = Callable[[bytes], bytes]
 
 
 class FrameParser:
-    """Turns the bytes a peer sends into events: ``TextMessage``, ``BinaryMessage``, ``Ping``,
-    ``Pong`` and ``Close`` (``bolt.events``).
+    """Turns the bytes a peer sends into events: a complete text message is a ``str``, a binary
+    message ``bytes``, and control frames are ``Ping``, ``Pong`` and ``Close`` (``bolt.events``).
+    Messages carry no wrapper object: the str or bytes is all a message is, and building nothing
+    else keeps the parser at one allocation per message.
 
     ``client``: this end is the client, so frames must arrive unmasked (§5.1); a server requires them
     masked. ``max_message_size`` and ``max_frame_size`` (None: no limit) are checked from the frame
@@ -73,6 +78,8 @@ class FrameParser:
         self._buf = bytearray(INITIAL_BUFFER_SIZE)
         self._start = 0
         self._end = 0
+        self._read_size = MIN_READ_SIZE
+        self._offered = 0
         # The frame whose header has been parsed but whose payload is not all here yet.
         self._in_frame = False
         self._fin = False
@@ -109,16 +116,19 @@ class FrameParser:
         the view it read into while it calls ``buffer_updated``, and a bytearray cannot be resized
         while a view of it exists.
         """
-        wanted = MIN_READ_SIZE if sizehint is None or sizehint <= 0 else max(sizehint, MIN_READ_SIZE)
+        wanted = self._read_size if sizehint is None or sizehint <= 0 else max(sizehint, self._read_size)
         if self._in_frame:
             wanted = max(wanted, self._payload_start + self._length - self._end)
         self._make_room(wanted)
+        self._offered = len(self._buf) - self._end
         return memoryview(self._buf)[self._end :]
 
     def buffer_updated(self, nbytes: int) -> list:
         """``nbytes`` were written at the start of the last ``get_buffer`` view; return the events."""
         if nbytes < 0 or self._end + nbytes > len(self._buf):
             raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
+        if nbytes == self._offered and self._read_size < MAX_READ_SIZE:
+            self._read_size = min(2 * max(self._read_size, nbytes), MAX_READ_SIZE)
         self._end += nbytes
         return self._parse()
 
@@ -318,11 +328,11 @@ class FrameParser:
         if compressed:
             payload = self._inflate(bytes(buf[start : start + length]))
             if opcode == OP_TEXT:
-                return TextMessage(_decode(payload))
-            return BinaryMessage(payload)
+                return _decode(payload)
+            return payload
         if opcode == OP_TEXT:
-            return TextMessage(_decode(buf, start, length))
-        return BinaryMessage(bytes(buf[start : start + length]))
+            return _decode(buf, start, length)
+        return bytes(buf[start : start + length])
 
     def _assembled_message(self):
         payload = bytes(self._fragments)
@@ -333,10 +343,10 @@ class FrameParser:
         if compressed:
             payload = self._inflate(payload)
         if opcode == OP_BINARY:
-            return BinaryMessage(payload)
+            return payload
         if not compressed and not complete:
             raise InvalidUTF8("text message ends inside a UTF-8 sequence")
-        return TextMessage(_decode(payload))
+        return _decode(payload)
 
     def _end_message(self) -> None:
         self._message_opcode = 0

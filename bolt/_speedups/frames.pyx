@@ -17,7 +17,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memmove
 
 from bolt.close_codes import is_valid_close_code
-from bolt.events import BinaryMessage, Close, Ping, Pong, TextMessage
+from bolt.events import Close, Ping, Pong
 from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolError
 
 
@@ -54,11 +54,13 @@ cdef enum:
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 cdef Py_ssize_t INITIAL_BUFFER_SIZE = 16 * 1024
 cdef Py_ssize_t MIN_READ_SIZE = 4 * 1024
+cdef Py_ssize_t MAX_READ_SIZE = 256 * 1024
 cdef Py_ssize_t SHRINK_ABOVE = 1024 * 1024
 
 
 cdef class FrameParser:
-    """Turns the bytes a peer sends into events (see ``bolt._pure.frames.FrameParser``)."""
+    """Turns the bytes a peer sends into events: ``str`` and ``bytes`` messages, ``Ping``, ``Pong``
+    and ``Close`` (see ``bolt._pure.frames.FrameParser``)."""
 
     cdef bint _expect_masked
     cdef long long _max_message
@@ -67,6 +69,8 @@ cdef class FrameParser:
     cdef bytearray _buf
     cdef Py_ssize_t _start
     cdef Py_ssize_t _end
+    cdef Py_ssize_t _read_size
+    cdef Py_ssize_t _offered
     cdef bint _in_frame
     cdef bint _fin
     cdef int _opcode
@@ -93,6 +97,8 @@ cdef class FrameParser:
         self._buf = bytearray(INITIAL_BUFFER_SIZE)
         self._start = 0
         self._end = 0
+        self._read_size = MIN_READ_SIZE
+        self._offered = 0
         self._in_frame = False
         self._message_opcode = 0
         self._message_compressed = False
@@ -118,18 +124,21 @@ cdef class FrameParser:
 
     def get_buffer(self, sizehint=-1):
         """A writable view of the buffer's free space, for ``BufferedProtocol.get_buffer``."""
-        cdef Py_ssize_t wanted = MIN_READ_SIZE
-        if sizehint is not None and sizehint > MIN_READ_SIZE:
+        cdef Py_ssize_t wanted = self._read_size
+        if sizehint is not None and sizehint > wanted:
             wanted = sizehint
         if self._in_frame and self._payload_start + self._length - self._end > wanted:
             wanted = <Py_ssize_t>(self._payload_start + self._length - self._end)
         self._make_room(wanted)
+        self._offered = PyByteArray_GET_SIZE(self._buf) - self._end
         return memoryview(self._buf)[self._end:]
 
     def buffer_updated(self, Py_ssize_t nbytes):
         """``nbytes`` were written at the start of the last ``get_buffer`` view; return the events."""
         if nbytes < 0 or self._end + nbytes > PyByteArray_GET_SIZE(self._buf):
             raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
+        if nbytes == self._offered and self._read_size < MAX_READ_SIZE:
+            self._read_size = min(2 * max(self._read_size, nbytes), MAX_READ_SIZE)
         self._end += nbytes
         return self._parse()
 
@@ -337,11 +346,11 @@ cdef class FrameParser:
         if compressed:
             data = self._inflate(PyBytes_FromStringAndSize(<const char *>payload, length))
             if opcode == OP_TEXT:
-                return TextMessage(_decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message"))
-            return BinaryMessage(data)
+                return _decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message")
+            return data
         if opcode == OP_TEXT:
-            return TextMessage(_decode(<const char *>payload, length, "invalid UTF-8 in a text message"))
-        return BinaryMessage(PyBytes_FromStringAndSize(<const char *>payload, length))
+            return _decode(<const char *>payload, length, "invalid UTF-8 in a text message")
+        return PyBytes_FromStringAndSize(<const char *>payload, length)
 
     cdef object _assembled_message(self):
         cdef bytes data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(self._fragments),
@@ -353,10 +362,10 @@ cdef class FrameParser:
         if compressed:
             data = self._inflate(data)
         if opcode == OP_BINARY:
-            return BinaryMessage(data)
+            return data
         if not compressed and not complete:
             raise InvalidUTF8("text message ends inside a UTF-8 sequence")
-        return TextMessage(_decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message"))
+        return _decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message")
 
     cdef void _end_message(self):
         self._message_opcode = 0

@@ -14,7 +14,7 @@ import importlib
 import os
 from types import SimpleNamespace
 
-from bolt.events import BinaryMessage, Close, Event, Ping, Pong, TextMessage
+from bolt.events import Close, Event, Ping, Pong
 
 _forced_pure = os.environ.get("BOLT_NO_EXTENSIONS", "") not in ("", "0")
 compiled_error: ImportError | None = None
@@ -60,14 +60,12 @@ mask_inplace = _implementation.mask_inplace
 
 __all__ = [
     "IMPLEMENTATION",
-    "BinaryMessage",
     "Close",
     "Event",
     "FrameParser",
     "FrameWriter",
     "Ping",
     "Pong",
-    "TextMessage",
     "Utf8Validator",
     "is_valid_utf8",
     "load",
