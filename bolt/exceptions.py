@@ -10,8 +10,9 @@ The tree says whose fault an error is::
     │   ├── UnsupportedVersion   426 with ``Sec-WebSocket-Version: 13``
     │   ├── HeadersTooLarge      431
     │   └── HandshakeRejected    client role: the server answered with something other than 101
-    └── InvalidState             local misuse: an operation the connection's state forbids
-        └── ConnectionClosed     sending after the close handshake began
+    ├── InvalidState             local misuse: an operation the connection's state forbids
+    │   └── ConnectionClosed     sending after the close handshake began
+    └── WebSocketDisconnect      the API's receive_*(): the peer closed or the connection dropped
 
 Bad arguments to a local call (a control payload over 125 bytes, a close code that may not be
 sent) raise ``ValueError`` or ``TypeError``, as Python does everywhere.
@@ -119,3 +120,17 @@ class ConnectionClosed(InvalidState):
         super().__init__(f"Connection closed (code {code}{', ' + reason if reason else ''})")
         self.code = code
         self.reason = reason
+
+
+class WebSocketDisconnect(BoltError):
+    """Raised by ``receive_*()`` and ``iter_*()`` when the connection ends: the peer closed (its
+    code and reason), bolt closed it for a protocol error (1002, 1003, 1007, 1009...), or TCP
+    dropped (1006). A handler that lets it escape has ended normally."""
+
+    def __init__(self, code: int = 1000, reason: str = "") -> None:
+        super().__init__(f"WebSocket disconnected (code {code}{', ' + reason if reason else ''})")
+        self.code = code
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"WebSocketDisconnect(code={self.code}, reason={self.reason!r})"

@@ -1,0 +1,193 @@
+"""``BoltAPI``: routes a handshake to its handler, injects typed parameters, runs auth and guards.
+
+Everything before the upgrade is decided here, with a real HTTP answer for each refusal: 404 for an
+unknown path, 426 for a plain HTTP request to a WebSocket route, 405 for a wrong method on an HTTP
+route, 400 naming a parameter that does not coerce, 401 when no authentication backend accepts the
+client, 403 when a guard refuses it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bolt.exceptions import HandshakeError, WebSocketDisconnect
+from bolt.params import ParameterError, analyze, parse_cookies, parse_query
+from bolt.protocol.connection import State
+from bolt.protocol.http import Request
+from bolt.responses import to_response
+from bolt.routing import Route, Router
+from bolt.transport.server_session import ServerSession
+from bolt.transport.settings import Settings
+from bolt.websocket import WebSocket, _compact_json
+
+logger = logging.getLogger("bolt")
+
+
+class BoltAPI:
+    """A collection of routes, and the application the server runs for each connection.
+
+    Keyword arguments that name a ``Settings`` field (``max_message_size=...``, ``ping_interval=...``)
+    configure the server that runs this API. ``json_loads``/``json_dumps`` replace the standard
+    library's JSON (orjson and msgspec fit). ``auth`` and ``guards`` are defaults for every route.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        json_loads: Callable[[str | bytes], Any] = json.loads,
+        json_dumps: Callable[[Any], str | bytes] = _compact_json,
+        auth: Sequence[Any] | None = None,
+        guards: Sequence[Any] | None = None,
+        **setting_values: Any,
+    ) -> None:
+        unknown = set(setting_values) - Settings.names()
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        self.settings = settings or Settings(**setting_values)
+        self.router = Router()
+        self.json_loads = json_loads
+        self.json_dumps = json_dumps
+        self.auth = list(auth or [])
+        self.guards = list(guards or [])
+
+    # Registration
+
+    def websocket(self, path: str, *, auth: Sequence[Any] | None = None, guards: Sequence[Any] | None = None):
+        """Register an async handler for WebSocket connections to ``path``."""
+
+        def register(handler):
+            if not inspect.iscoroutinefunction(handler):
+                raise TypeError(f"WebSocket handler {handler.__qualname__} must be an async function")
+            route = self.router.add(path, handler, kind="websocket")
+            route.options["plan"] = analyze(handler, route.param_names, {WebSocket: "websocket"})
+            route.options["auth"] = self.auth if auth is None else list(auth)
+            route.options["guards"] = self.guards if guards is None else list(guards)
+            return handler
+
+        return register
+
+    def get(self, path: str):
+        """Register a plain HTTP GET route (a demo page, a health check)."""
+
+        def register(handler):
+            route = self.router.add(path, handler, kind="http", methods=frozenset({"GET"}))
+            route.options["plan"] = analyze(handler, route.param_names, {Request: "request"})
+            return handler
+
+        return register
+
+    # The application the server runs
+
+    async def __call__(self, session: ServerSession) -> None:
+        request = session.request
+        matches = self.router.match_any(request.path)
+        if not matches:
+            session.respond(404, "Not Found")
+            return
+        websocket_match = next((match for match in matches if match[0].kind == "websocket"), None)
+        http_match = next(
+            (match for match in matches if match[0].kind == "http" and request.method in match[0].methods), None
+        )
+        wants_upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        if websocket_match is not None and (wants_upgrade or http_match is None):
+            await self._serve_websocket(session, *websocket_match)
+        elif http_match is not None:
+            await self._serve_http(session, *http_match)
+        else:
+            allowed = sorted({method for route, _ in matches if route.kind == "http" for method in route.methods})
+            session.respond(405, "Method Not Allowed", [("Allow", ", ".join(allowed))])
+
+    async def _serve_websocket(self, session: ServerSession, route: Route, path_params: dict) -> None:
+        request = session.request
+        try:
+            session.check_upgrade()
+        except HandshakeError as error:
+            session.respond_error(error)
+            return
+        try:
+            query = parse_query(request.query_string)
+            cookies = parse_cookies(request.headers)
+            websocket = WebSocket(
+                session,
+                path_params=path_params,
+                query_params=dict(query),
+                cookies=cookies,
+                json_loads=self.json_loads,
+                json_dumps=self.json_dumps,
+            )
+            arguments = route.options["plan"].resolve(
+                path_params=path_params, query=query, headers=request.headers, cookies=cookies, websocket=websocket
+            )
+        except ParameterError as error:
+            session.respond(error.status, str(error))
+            return
+        if not await self._authorize(session, websocket, route):
+            return
+        try:
+            await route.endpoint(**arguments)
+        except WebSocketDisconnect:
+            pass  # the peer went away: a normal end for a handler
+        except Exception:
+            logger.exception("WebSocket handler %s failed", route.endpoint.__qualname__)
+            if session.connection.state is State.CONNECTING:
+                session.respond(500, "Internal Server Error")
+            elif session.connection.state is State.OPEN:
+                await session.close(1011)  # no details to the peer; the traceback is in the log
+            return
+        if session.connection.state is State.CONNECTING and not session.closed:
+            # Closing before accepting is a refusal (as in ASGI); close(code) is the way to send one.
+            session.respond(403, "The handler refused the connection")
+        elif session.connection.state is State.OPEN:
+            await session.close(1000)
+
+    async def _authorize(self, session: ServerSession, websocket: WebSocket, route: Route) -> bool:
+        """Authentication backends in order, the first that accepts fills the context; then every
+        guard must agree. Refusals are HTTP answers before the upgrade: 401, then 403."""
+        backends = route.options["auth"]
+        if backends:
+            for backend in backends:
+                identity = await _maybe_await(backend.authenticate(websocket))
+                if identity:
+                    websocket.context.update(identity)
+                    break
+            else:
+                session.respond(401, "Authentication required", [("WWW-Authenticate", "Bearer")])
+                return False
+        for guard in route.options["guards"]:
+            if not await _maybe_await(guard.has_permission(websocket)):
+                session.respond(403, "Forbidden")
+                return False
+        return True
+
+    async def _serve_http(self, session: ServerSession, route: Route, path_params: dict) -> None:
+        request = session.request
+        try:
+            arguments = route.options["plan"].resolve(
+                path_params=path_params,
+                query=parse_query(request.query_string),
+                headers=request.headers,
+                cookies=parse_cookies(request.headers),
+                request=request,
+            )
+        except ParameterError as error:
+            session.respond(error.status, str(error))
+            return
+        response = to_response(await _maybe_await(route.endpoint(**arguments)))
+        session.respond(response.status, response.body, response.header_list())
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve this API until SIGINT or SIGTERM (see ``bolt.run``)."""
+        from bolt.transport.run import run
+
+        run(self, host, port, **options)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value

@@ -1,0 +1,103 @@
+"""The client's side of one TCP connection: send the request, verify the 101, then a ``WebSocketStream``."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+from collections.abc import Iterable
+
+from bolt.exceptions import HandshakeError
+from bolt.protocol.client import ClientConnection
+from bolt.protocol.connection import State
+from bolt.transport.settings import Settings
+from bolt.transport.stream import WebSocketStream
+
+HANDSHAKE_READ_SIZE = 4096
+
+
+class ClientSession(WebSocketStream):
+    """One client connection. ``handshake`` resolves when the server's 101 is verified, or fails
+    with ``HandshakeRejected`` (the server answered with another status) or ``HandshakeError``."""
+
+    def __init__(self, connection: ClientConnection, settings: Settings) -> None:
+        super().__init__(settings)
+        self.connection = connection
+        self.handshake: asyncio.Future = self.loop.create_future()
+        self._response_buffer = bytearray(HANDSHAKE_READ_SIZE)
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        transport.write(self.connection.request_bytes())
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self.connection.state is State.CONNECTING:
+            return memoryview(self._response_buffer)
+        return self.connection.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.connection.state is not State.CONNECTING:
+            return super().buffer_updated(nbytes)
+        try:
+            response = self.connection.receive_response(self._response_buffer[:nbytes])
+        except HandshakeError as error:
+            self._handshake_failed(error)
+            return None
+        if response is not None:
+            events = self.connection.receive_data(self.connection.take_trailing())
+            if events:
+                self._dispatch(events)
+            self._flush_replies()
+            self._start_keepalive()
+            self.handshake.set_result(response)
+        return None
+
+    def eof_received(self) -> bool:
+        if self.connection.state is State.CONNECTING:
+            try:
+                self.connection.receive_response_eof()
+            except HandshakeError as error:
+                self._handshake_failed(error)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self.handshake.done():
+            self.handshake.set_exception(exc or ConnectionError("the server closed the connection during the handshake"))
+
+    def _handshake_failed(self, error: HandshakeError) -> None:
+        if not self.handshake.done():
+            self.handshake.set_exception(error)
+        self.transport.close()
+
+
+async def open_session(
+    url: str,
+    *,
+    subprotocols: Iterable[str] = (),
+    headers: Iterable[tuple[str, str]] = (),
+    settings: Settings | None = None,
+    ssl: ssl_module.SSLContext | bool | None = None,
+    open_timeout: float | None = 10.0,
+) -> ClientSession:
+    """Connect to ``url`` and complete the opening handshake; return the open session."""
+    settings = settings or Settings()
+    connection = ClientConnection(
+        url, subprotocols=subprotocols, headers=headers, max_header_bytes=settings.max_header_bytes, **settings.codec_options()
+    )
+    request = connection.handshake
+    if request.secure and ssl is None:
+        ssl = True
+    loop = asyncio.get_running_loop()
+
+    async def connect() -> ClientSession:
+        _, session = await loop.create_connection(
+            lambda: ClientSession(connection, settings), request.host, request.port, ssl=ssl or None
+        )
+        try:
+            await session.handshake
+        except BaseException:
+            session.transport.abort()
+            raise
+        return session
+
+    return await asyncio.wait_for(connect(), open_timeout)

@@ -1,0 +1,42 @@
+"""What a bolt connection can be configured with, and the defaults a user would expect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits and timeouts for every connection of a server or a client (seconds, bytes).
+
+    ``None`` turns a limit or a timer off.
+    """
+
+    max_message_size: int | None = 16 * 1024 * 1024
+    max_frame_size: int | None = None
+    # Outgoing messages longer than this are sent in fragments of this size.
+    fragment_size: int | None = None
+    # Messages received but not yet read by the handler; past this bolt stops reading the socket.
+    inbox_size: int = 64
+    # The transport's write buffer: a send waits for drain above the high mark, until under the low.
+    write_high_water: int = 64 * 1024
+    write_low_water: int = 16 * 1024
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+    close_timeout: float = 10.0
+    handshake_timeout: float = 10.0
+    max_header_bytes: int = 16 * 1024
+    max_connections: int | None = None
+    # On shutdown, how long open connections get to finish their close handshake and handlers.
+    shutdown_timeout: float = 5.0
+
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        return frozenset(field.name for field in fields(cls))
+
+    def codec_options(self) -> dict:
+        return {
+            "max_message_size": self.max_message_size,
+            "max_frame_size": self.max_frame_size,
+            "fragment_size": self.fragment_size,
+        }

@@ -1,0 +1,275 @@
+"""One WebSocket connection on asyncio, once it speaks WebSocket: shared by the server and the client.
+
+``WebSocketStream`` is an ``asyncio.BufferedProtocol``: the event loop reads straight into the frame
+parser's buffer (``get_buffer`` / ``buffer_updated``), each read is parsed in one call, and the
+messages it completes wait in a bounded inbox. When the inbox is full, reading stops until the
+handler catches up (backpressure, not a close). Sends go straight to ``transport.write`` and only
+wait when the transport asked to pause (its write buffer is over the high-water mark).
+
+Timers are ``loop.call_later`` handles, not tasks, so an idle connection costs no task: the
+keepalive ping, the pong deadline, and the close timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import deque
+
+from bolt.close_codes import CloseCode
+from bolt.events import Close, Pong
+from bolt.exceptions import ConnectionClosed
+from bolt.protocol.connection import Connection, State
+from bolt.transport.settings import Settings
+
+logger = logging.getLogger("bolt")
+
+
+class WebSocketStream(asyncio.BufferedProtocol):
+    """The asyncio side of one connection: reading, the inbox, flow control, keepalive, closing.
+
+    Subclasses run the opening handshake and then call ``_open()``. The application layer uses
+    ``receive()``, ``send_text()``, ``send_binary()``, ``ping()``, ``close()`` and ``wait_closed()``.
+    """
+
+    connection: Connection
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self._inbox: deque = deque()
+        self._receiver: asyncio.Future | None = None
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drainers: list[asyncio.Future] = []
+        self._closed = self.loop.create_future()
+        self._pings: dict[bytes, asyncio.Future] = {}
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._pong_deadline: asyncio.TimerHandle | None = None
+        self._close_deadline: asyncio.TimerHandle | None = None
+        self._lost = False
+
+    # asyncio's callbacks
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(self.settings.write_high_water, self.settings.write_low_water)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.connection.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        events = self.connection.buffer_updated(nbytes)
+        if events:
+            self._dispatch(events)
+        self._flush_replies()
+
+    def eof_received(self) -> bool:
+        # Returning False lets the transport close: after EOF there is nothing left to read, and
+        # RFC 6455 has no half-closed state.
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self.connection.receive_eof()
+        for handle in (self._keepalive, self._pong_deadline, self._close_deadline):
+            if handle is not None:
+                handle.cancel()
+        self._wake_receiver()
+        closed = ConnectionClosed(self.connection.close_code or CloseCode.ABNORMAL_CLOSURE, self.connection.close_reason)
+        for waiter in self._drainers:
+            if not waiter.done():
+                waiter.set_exception(closed)
+        self._drainers.clear()
+        for waiter in self._pings.values():
+            if not waiter.done():
+                waiter.set_exception(closed)
+        self._pings.clear()
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        for waiter in self._drainers:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drainers.clear()
+
+    # Receiving
+
+    def _dispatch(self, events: list) -> None:
+        inbox = self._inbox
+        for event in events:
+            kind = type(event)
+            if kind is str or kind is bytes:
+                inbox.append(event)
+            elif kind is Pong:
+                self._pong_received(event.data)
+            elif kind is Close:
+                self._start_close_timer()
+        if self._receiver is not None:
+            self._wake_receiver()
+        if len(inbox) >= self.settings.inbox_size and not self._reading_paused and not self._lost:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _flush_replies(self) -> None:
+        """Write the pongs and close frames the connection generated; close TCP when it says so."""
+        connection = self.connection
+        replies = connection.data_to_send()
+        if replies and not self._lost:
+            self.transport.write(replies)
+        if connection.should_close_transport and not self._lost:
+            self.transport.close()
+
+    def _wake_receiver(self) -> None:
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None and not receiver.done():
+            receiver.set_result(None)
+
+    @property
+    def receiving_done(self) -> bool:
+        """No more messages can arrive: the peer closed, broke the protocol, or TCP is gone."""
+        connection = self.connection
+        return self._lost or connection.close_received is not None or connection.failure is not None
+
+    async def receive(self) -> str | bytes:
+        """The next message: ``str`` for text, ``bytes`` for binary. Returns at once when one is
+        waiting; raises ``ConnectionClosed`` with the close code once no more can come."""
+        inbox = self._inbox
+        while not inbox:
+            if self.receiving_done:
+                raise ConnectionClosed(self.connection.close_code or CloseCode.ABNORMAL_CLOSURE, self.connection.close_reason)
+            receiver = self._receiver = self.loop.create_future()
+            await receiver
+        message = inbox.popleft()
+        if self._reading_paused and len(inbox) <= self.settings.inbox_size // 2 and not self._lost:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return message
+
+    def receive_nowait(self) -> str | bytes | None:
+        """The next message if one is waiting, else None (never suspends)."""
+        if not self._inbox:
+            return None
+        message = self._inbox.popleft()
+        if self._reading_paused and len(self._inbox) <= self.settings.inbox_size // 2 and not self._lost:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return message
+
+    # Sending
+
+    async def send_text(self, data: str) -> None:
+        self.transport.write(self.connection.send_text(data))
+        if self._writing_paused:
+            await self._drain()
+
+    async def send_binary(self, data) -> None:
+        self.transport.write(self.connection.send_binary(data))
+        if self._writing_paused:
+            await self._drain()
+
+    async def _drain(self) -> None:
+        if self._lost:
+            raise ConnectionClosed(self.connection.close_code or CloseCode.ABNORMAL_CLOSURE, self.connection.close_reason)
+        waiter = self.loop.create_future()
+        self._drainers.append(waiter)
+        await waiter
+
+    async def ping(self, data: bytes | None = None) -> float:
+        """Send a ping and wait for its pong; return the round trip in seconds."""
+        if data is None:
+            data = os.urandom(4)
+        if data in self._pings:
+            raise ValueError("a ping with this payload is already waiting for its pong")
+        waiter = self.loop.create_future()
+        self.transport.write(self.connection.send_ping(data))
+        self._pings[data] = waiter
+        sent = self.loop.time()
+        await waiter
+        return self.loop.time() - sent
+
+    def _pong_received(self, data: bytes) -> None:
+        # A pong answers the ping with the same payload and, as RFC 6455 §5.5.3 allows a peer to
+        # skip some, every ping sent before it too.
+        if data not in self._pings:
+            return
+        for payload in list(self._pings):
+            waiter = self._pings.pop(payload)
+            if not waiter.done():
+                waiter.set_result(None)
+            if payload == data:
+                break
+
+    # Keepalive
+
+    def _start_keepalive(self) -> None:
+        if self.settings.ping_interval is not None:
+            self._keepalive = self.loop.call_later(self.settings.ping_interval, self._send_keepalive)
+
+    def _send_keepalive(self) -> None:
+        self._keepalive = None
+        if self.connection.state is not State.OPEN or self._lost:
+            return
+        payload = os.urandom(4)
+        waiter = self.loop.create_future()
+        self._pings[payload] = waiter
+        waiter.add_done_callback(self._keepalive_answered)
+        self.transport.write(self.connection.send_ping(payload))
+        if self.settings.ping_timeout is not None:
+            self._pong_deadline = self.loop.call_later(self.settings.ping_timeout, self._keepalive_timed_out)
+
+    def _keepalive_answered(self, waiter: asyncio.Future) -> None:
+        if waiter.cancelled() or waiter.exception() is not None:
+            return
+        if self._pong_deadline is not None:
+            self._pong_deadline.cancel()
+            self._pong_deadline = None
+        self._start_keepalive()
+
+    def _keepalive_timed_out(self) -> None:
+        """The peer did not answer a ping in time: it is gone or stuck, so drop it (1011 if it can hear)."""
+        self._pong_deadline = None
+        if self._lost:
+            return
+        logger.info("closing a connection whose peer did not answer a keepalive ping")
+        if self.connection.state is State.OPEN:
+            self.transport.write(self.connection.send_close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout"))
+        self.transport.abort()
+
+    # Closing
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake (if no one has) and wait until TCP is closed.
+
+        The wait is bounded by the close timeout, after which TCP is dropped (RFC 6455 §7.1.1 lets
+        the client close TCP if the server does not).
+        """
+        if self.connection.state is State.OPEN and not self._lost:
+            self.transport.write(self.connection.send_close(code, reason))
+            self._start_close_timer()
+            self._flush_replies()
+        await self.wait_closed()
+
+    def _start_close_timer(self) -> None:
+        if self._close_deadline is None and not self._lost:
+            self._close_deadline = self.loop.call_later(self.settings.close_timeout, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self._close_deadline = None
+        if not self._lost:
+            self.transport.abort()
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is closed."""
+        await asyncio.shield(self._closed)
+
+    @property
+    def closed(self) -> bool:
+        return self._lost

@@ -1,0 +1,260 @@
+"""The object a handler holds: ``accept``, ``receive``/``send``/``iter`` for text, bytes and JSON,
+``close``, ``state``, and what the handshake said (path and query parameters, headers, cookies).
+
+``BaseWebSocket`` is the message API both roles share (the client's ``bolt.connect`` returns one);
+``WebSocket`` adds the server's side of the handshake.
+
+Receiving ends with ``WebSocketDisconnect(code, reason)`` once the peer closed or the connection
+dropped. A message of the wrong type for ``receive_text``/``receive_bytes`` closes with 1003, and
+JSON that does not parse with 1007 (RFC 6455 §7.4.1), each raising ``WebSocketDisconnect`` too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from enum import Enum
+from typing import Any, NamedTuple
+
+from bolt.close_codes import CloseCode
+from bolt.exceptions import ConnectionClosed, InvalidState, WebSocketDisconnect
+from bolt.protocol.connection import State
+from bolt.protocol.http import Headers
+from bolt.transport.server_session import ServerSession
+from bolt.transport.stream import WebSocketStream
+
+
+class WebSocketState(Enum):
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+
+
+_STATES = {
+    State.CONNECTING: WebSocketState.CONNECTING,
+    State.OPEN: WebSocketState.CONNECTED,
+    State.CLOSING: WebSocketState.DISCONNECTED,
+    State.CLOSED: WebSocketState.DISCONNECTED,
+}
+
+
+class Address(NamedTuple):
+    host: str
+    port: int
+
+
+def _compact_json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+class BaseWebSocket:
+    """Receiving, sending and closing, the same for a server's handler and a client."""
+
+    __slots__ = ("_session", "_loads", "_dumps")
+
+    def __init__(
+        self,
+        session: WebSocketStream,
+        *,
+        json_loads: Callable[[str | bytes], Any] = json.loads,
+        json_dumps: Callable[[Any], str | bytes] = _compact_json,
+    ) -> None:
+        self._session = session
+        self._loads = json_loads
+        self._dumps = json_dumps
+
+    @property
+    def state(self) -> WebSocketState:
+        return _STATES[self._session.connection.state]
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self._session.connection.subprotocol
+
+    @property
+    def close_code(self) -> int | None:
+        """Once closed: the peer's close code, or the one bolt closed with (1006 if TCP dropped)."""
+        return self._session.connection.close_code
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close with ``code`` and ``reason`` and wait for the peer's answer (up to the close
+        timeout). Closing a connection that is already closing does nothing."""
+        if self._session.connection.state is State.OPEN:
+            await self._session.close(code, reason)
+
+    # Receiving
+
+    async def receive(self) -> str | bytes:
+        """The next message: ``str`` for text, ``bytes`` for binary."""
+        session = self._session
+        message = session.receive_nowait()
+        if message is not None:
+            return message
+        if session.connection.state is State.CONNECTING:
+            raise InvalidState("accept() the connection before receiving")
+        try:
+            return await session.receive()
+        except ConnectionClosed as closed:
+            raise WebSocketDisconnect(closed.code, closed.reason) from None
+
+    async def receive_text(self) -> str:
+        message = await self.receive()
+        if type(message) is not str:
+            await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a text message, received binary")
+        return message  # type: ignore[return-value]
+
+    async def receive_bytes(self) -> bytes:
+        message = await self.receive()
+        if type(message) is not bytes:
+            await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a binary message, received text")
+        return message  # type: ignore[return-value]
+
+    async def receive_json(self) -> Any:
+        """The next message (text or binary) parsed as JSON."""
+        message = await self.receive()
+        try:
+            return self._loads(message)
+        except ValueError:
+            await self._refuse(CloseCode.INVALID_FRAME_PAYLOAD_DATA, "invalid JSON")
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        await self.close(code, reason)
+        raise WebSocketDisconnect(code, reason)
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._iterate(self.receive)
+
+    def iter_text(self) -> AsyncIterator[str]:
+        return self._iterate(self.receive_text)
+
+    def iter_bytes(self) -> AsyncIterator[bytes]:
+        return self._iterate(self.receive_bytes)
+
+    def iter_json(self) -> AsyncIterator[Any]:
+        return self._iterate(self.receive_json)
+
+    @staticmethod
+    async def _iterate(receive):
+        while True:
+            yield await receive()
+
+    # Sending
+
+    async def send_text(self, data: str) -> None:
+        try:
+            await self._session.send_text(data)
+        except ConnectionClosed:
+            raise self._closed_error() from None
+
+    async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await self._session.send_binary(data)
+        except ConnectionClosed:
+            raise self._closed_error() from None
+
+    async def send(self, data: str | bytes) -> None:
+        """Send ``str`` as text and bytes-like as binary."""
+        if isinstance(data, str):
+            await self.send_text(data)
+        else:
+            await self.send_bytes(data)
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        encoded = self._dumps(data)
+        if mode == "binary":
+            await self.send_bytes(encoded.encode("utf-8") if isinstance(encoded, str) else encoded)
+        elif mode == "text":
+            await self.send_text(encoded if isinstance(encoded, str) else encoded.decode("utf-8"))
+        else:
+            raise ValueError(f"mode is 'text' or 'binary', not {mode!r}")
+
+    async def ping(self, data: bytes | None = None) -> float:
+        """Ping the peer and return the round-trip time in seconds."""
+        try:
+            return await self._session.ping(data)
+        except ConnectionClosed:
+            raise self._closed_error() from None
+
+    def _closed_error(self) -> ConnectionClosed:
+        connection = self._session.connection
+        if connection.state is State.CONNECTING:
+            return InvalidState("accept() the connection before sending")  # type: ignore[return-value]
+        code = connection.close_code or CloseCode.ABNORMAL_CLOSURE
+        return ConnectionClosed(code, connection.close_reason)
+
+
+class WebSocket(BaseWebSocket):
+    """A server's connection, as its handler sees it."""
+
+    __slots__ = ("path_params", "query_params", "cookies", "context")
+
+    def __init__(
+        self,
+        session: ServerSession,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query_params: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        json_loads: Callable[[str | bytes], Any] = json.loads,
+        json_dumps: Callable[[Any], str | bytes] = _compact_json,
+    ) -> None:
+        super().__init__(session, json_loads=json_loads, json_dumps=json_dumps)
+        self.path_params = dict(path_params or {})
+        self.query_params = dict(query_params or {})
+        self.cookies = dict(cookies or {})
+        # Filled by authentication: user_id, claims, permissions...
+        self.context: dict[str, Any] = {}
+
+    # What the handshake said
+
+    @property
+    def headers(self) -> Headers:
+        return self._session.request.headers
+
+    @property
+    def client(self) -> Address | None:
+        client = self._session.client
+        return None if client is None else Address(*client)
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """What the client offered, in its order of preference."""
+        return self._session.connection.offered_subprotocols
+
+    @property
+    def url(self) -> str:
+        request = self._session.request
+        scheme = "wss" if self._session.server.ssl is not None else "ws"
+        return f"{scheme}://{request.headers.get('Host', '')}{request.target}"
+
+    # The handshake
+
+    async def accept(self, subprotocol: str | None = None, headers: Iterable[tuple[str, str]] | None = None) -> None:
+        """Complete the handshake with a 101; ``subprotocol`` must be one the client offered."""
+        if self._session.connection.state is not State.CONNECTING:
+            raise InvalidState(f"accept() on a connection that is {self.state.name}, not CONNECTING")
+        self._session.accept(subprotocol, headers or ())
+
+    async def reject(self, status: int = 403, body: bytes | str = b"", headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Refuse the upgrade with a plain HTTP answer (before ``accept()``)."""
+        if self._session.connection.state is not State.CONNECTING:
+            raise InvalidState("reject() is only possible before accept()")
+        self._session.respond(status, body, headers)
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close with ``code`` and ``reason``, and wait for the peer's answer (up to the close timeout).
+
+        Before ``accept()`` this completes the handshake and closes at once, so the client really
+        sees the code and reason (browsers cannot read the status of a refused upgrade). Closing a
+        connection that is already closing does nothing.
+        """
+        session = self._session
+        if session.connection.state is State.CONNECTING:
+            if session.closed:
+                return
+            session.accept()
+        await super().close(code, reason)
+
+    def __repr__(self) -> str:
+        request = self._session.request
+        return f"<WebSocket {request.path if request else '?'} {self.state.name}>"
