@@ -539,6 +539,6 @@ def encode_frame(int opcode, payload, *, bint fin=True, bint rsv1=False, mask_ke
     PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
     try:
         return _encode(opcode, <const char *>view.buf, view.len, fin, rsv1,
-                       NULL if key is None else <const unsigned char *>PyBytes_AS_STRING(key))
+                       NULL if key is None else <const unsigned char *><const char *>PyBytes_AS_STRING(key))
     finally:
         PyBuffer_Release(&view)
