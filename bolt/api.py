@@ -75,7 +75,7 @@ class BoltAPI:
         """Register a plain HTTP GET route (a demo page, a health check)."""
 
         def register(handler):
-            route = self.router.add(path, handler, kind="http", methods=frozenset({"GET"}))
+            route = self.router.add(path, handler, kind="http", methods=("GET",))
             route.options["plan"] = analyze(handler, route.param_names, {Request: "request"})
             return handler
 
@@ -115,7 +115,8 @@ class BoltAPI:
             websocket = WebSocket(
                 session,
                 path_params=path_params,
-                query_params=dict(query),
+                # The first value of a repeated key, as the handler's parameters take it.
+                query_params=dict(reversed(query)),
                 cookies=cookies,
                 json_loads=self.json_loads,
                 json_dumps=self.json_dumps,

@@ -7,6 +7,7 @@ The tree says whose fault an error is::
     │   ├── InvalidUTF8          1007: a text message or close reason is not UTF-8
     │   └── MessageTooBig        1009: a frame or message is over the configured limit
     ├── HandshakeError           the opening handshake failed; carries the HTTP status
+    │   ├── ParameterError       (bolt.params) 400: a path, query, header or cookie value that does not fit
     │   ├── UnsupportedVersion   426 with ``Sec-WebSocket-Version: 13``
     │   ├── HeadersTooLarge      431
     │   └── HandshakeRejected    client role: the server answered with something other than 101

@@ -360,8 +360,12 @@ def http_response(
     body: bytes | str = b"",
     headers: Iterable[tuple[str, str]] = (),
     content_type: str | None = "text/plain; charset=utf-8",
+    head_only: bool = False,
 ) -> bytes:
     """The bytes of a complete HTTP/1.1 response, for a request that is not upgraded.
+
+    ``head_only`` answers a HEAD request: the same head, Content-Length included, and no body
+    (RFC 7231 §4.3.2).
 
     A str body is sent as UTF-8. Content-Type (unless ``headers`` has one or ``content_type`` is
     None) and Content-Length are added, and ``Connection: close`` unless ``headers`` has a
@@ -383,7 +387,8 @@ def http_response(
         fields.append(("Content-Length", str(len(body))))
     if "connection" not in given:
         fields.append(("Connection", "close"))
-    return _status_line(status) + encode_fields(fields) + b"\r\n" + body
+    head = _status_line(status) + encode_fields(fields) + b"\r\n"
+    return head if head_only else head + body
 
 
 def error_response(error: HandshakeError) -> bytes:

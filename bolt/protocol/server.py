@@ -104,7 +104,8 @@ class ServerConnection(Connection):
         if self.state is not State.CONNECTING:
             raise InvalidState(f"reject() after the handshake; the connection is {self.state.name}")
         self.state = State.CLOSED
-        return http_response(status, body, headers)
+        head_only = self.request is not None and self.request.method == "HEAD"
+        return http_response(status, body, headers, head_only=head_only)
 
     def reject_error(self, error: HandshakeError) -> bytes:
         """Refuse the upgrade with the answer a ``HandshakeError`` carries."""
