@@ -69,14 +69,7 @@ class Connection:
         ``data_to_send()``. A peer that breaks the protocol is sent a close frame with the code the
         violation maps to, and the events it sent validly before that are still returned.
         """
-        if self.failure is not None or self.state is State.CLOSED:
-            return []
-        try:
-            events = self._parser.feed(data)
-        except ProtocolError as error:
-            events = error.events
-            self._fail(error)
-        return self._react(events) if events else events
+        return self._receive(self._parser.feed, data)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """For ``asyncio.BufferedProtocol``: read straight into the parser's buffer."""
@@ -84,10 +77,13 @@ class Connection:
 
     def buffer_updated(self, nbytes: int) -> list:
         """``nbytes`` were read into the last ``get_buffer`` view; like ``receive_data``."""
+        return self._receive(self._parser.buffer_updated, nbytes)
+
+    def _receive(self, parse, argument) -> list:
         if self.failure is not None or self.state is State.CLOSED:
             return []
         try:
-            events = self._parser.buffer_updated(nbytes)
+            events = parse(argument)
         except ProtocolError as error:
             events = error.events
             self._fail(error)

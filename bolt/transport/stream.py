@@ -147,17 +147,16 @@ class WebSocketStream(asyncio.BufferedProtocol):
                 raise ConnectionClosed(self.connection.close_code or CloseCode.ABNORMAL_CLOSURE, self.connection.close_reason)
             receiver = self._receiver = self.loop.create_future()
             await receiver
-        message = inbox.popleft()
-        if self._reading_paused and len(inbox) <= self.settings.inbox_size // 2 and not self._lost:
-            self._reading_paused = False
-            self.transport.resume_reading()
-        return message
+        return self._take()
 
     def receive_nowait(self) -> str | bytes | None:
         """The next message if one is waiting, else None (never suspends)."""
-        if not self._inbox:
-            return None
+        return self._take() if self._inbox else None
+
+    def _take(self) -> str | bytes:
         message = self._inbox.popleft()
+        # Reading resumes once the handler has caught up on half the inbox, not at the first
+        # message taken, so a busy connection does not flap between paused and reading.
         if self._reading_paused and len(self._inbox) <= self.settings.inbox_size // 2 and not self._lost:
             self._reading_paused = False
             self.transport.resume_reading()
