@@ -43,6 +43,7 @@ class ClientSession(WebSocketStream):
             self._handshake_failed(error)
             return None
         if response is not None:
+            self._response_buffer = bytearray()  # frames are read into the parser's buffer from here on
             events = self.connection.receive_data(self.connection.take_trailing())
             if events:
                 self._dispatch(events)

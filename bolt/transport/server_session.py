@@ -127,6 +127,7 @@ class ServerSession(WebSocketStream):
         if self._lost:
             raise InvalidState("the client went away before the handshake completed")
         self.transport.write(self.connection.accept(subprotocol, headers))
+        self._request_buffer = bytearray()  # frames are read into the parser's buffer from here on
         trailing = self.connection.take_trailing()
         if trailing:
             events = self.connection.receive_data(trailing)
