@@ -4,15 +4,17 @@ with bolt's and others' clients over real loopback sockets."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 from enum import Enum
+from typing import Annotated
 
 import pytest
 import websockets
 
 import bolt
-from bolt import BoltAPI, ConnectionClosed, HandshakeRejected, Settings, WebSocket, WebSocketDisconnect
+from bolt import BoltAPI, ConnectionClosed, Cookie, HandshakeRejected, Header, Settings, WebSocket, WebSocketDisconnect
 from bolt.testing import AsyncTestClient
 from bolt.transport.run import new_event_loop
 from tests.framing import raw_frame
@@ -431,5 +433,40 @@ def test_head_gets_the_head_of_get_without_a_body(run):
             writer.close()
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n")
             assert b"Content-Length: 15\r\n" in answer  # the length of {"status":"ok"}
+
+    run(scenario())
+
+
+def test_headers_cookies_and_pluggable_json(run):
+    encoded = []
+
+    def dumps_to_bytes(data) -> bytes:  # the shape of orjson.dumps: UTF-8 bytes
+        encoded.append(data)
+        return json.dumps(data).encode()
+
+    api = BoltAPI(json_dumps=dumps_to_bytes)
+
+    @api.websocket("/whoami")
+    async def whoami(
+        websocket: WebSocket,
+        user_agent: Annotated[str, Header()],
+        session: Annotated[str | None, Cookie()] = None,
+    ):
+        await websocket.accept()
+        await websocket.send_json({"agent": user_agent, "session": session, "client": list(websocket.client)})
+        await websocket.send_json([1], mode="binary")
+
+    async def scenario():
+        async with AsyncTestClient(api) as client:
+            headers = [("User-Agent", "tester/1.0"), ("Cookie", "theme=dark; session=abc123")]
+            async with client.websocket_connect("/whoami", headers=headers) as ws:
+                reply = await ws.receive_json()
+                assert reply["agent"] == "tester/1.0" and reply["session"] == "abc123"
+                assert reply["client"][0] == "127.0.0.1"
+                assert await ws.receive() == b"[1]"
+            with pytest.raises(HandshakeRejected) as refused:
+                await client.websocket_connect("/whoami")
+            assert refused.value.status == 400 and b"user-agent" in refused.value.body.lower()
+        assert len(encoded) == 2
 
     run(scenario())
