@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import ssl
 from enum import Enum
 from typing import Annotated
@@ -118,7 +119,7 @@ def make_api(**settings) -> BoltAPI:
     async def slow_reader(websocket: WebSocket):
         await websocket.accept()
         await websocket.receive_text()  # the client says when it is done flooding
-        api.state["paused"] = websocket._session._reading_paused
+        api.state["paused"] = websocket._session.reading_paused
         count = 1
         while count < 200:
             await websocket.receive_text()
@@ -470,3 +471,39 @@ def test_headers_cookies_and_pluggable_json(run):
         assert len(encoded) == 2
 
     run(scenario())
+
+
+def test_a_client_that_never_reads_is_bounded_and_dropped_after_the_write_timeout(run):
+    api = BoltAPI(write_timeout=0.5, ping_interval=None)
+    outcome = {}
+
+    @api.websocket("/firehose")
+    async def firehose(websocket: WebSocket):
+        await websocket.accept()
+        transport = websocket._session.transport
+        chunk = b"x" * 65536
+        peak = 0
+        try:
+            for _ in range(100_000):
+                await websocket.send_bytes(chunk)
+                peak = max(peak, transport.get_write_buffer_size())
+        except ConnectionClosed:
+            outcome["dropped"] = True
+        outcome["peak"] = peak
+
+    async def scenario():
+        async with AsyncTestClient(api) as client:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((client.host, client.port))
+            sock.sendall(upgrade_request("/firehose"))  # and never read again
+            for _ in range(200):
+                if "peak" in outcome:
+                    break
+                await asyncio.sleep(0.05)
+            sock.close()
+
+    run(scenario())
+    assert outcome.get("dropped") is True
+    # Never more than the high-water mark and one message waits in the server's buffer.
+    assert outcome["peak"] <= Settings().write_high_water + 65536 + 16

@@ -82,8 +82,7 @@ class ServerSession(WebSocketStream):
             return None
         if request is not None:
             self._cancel_handshake_deadline()
-            self.transport.pause_reading()
-            self._reading_paused = True
+            self._block_reading("handshake")
             self.task = self.loop.create_task(self._run_app())
         return None
 
@@ -134,9 +133,7 @@ class ServerSession(WebSocketStream):
             if events:
                 self._dispatch(events)
             self._flush_replies()
-        if self._reading_paused and len(self._inbox) < self.settings.inbox_size:
-            self._reading_paused = False
-            self.transport.resume_reading()
+        self._unblock_reading("handshake")
         self._start_keepalive()
 
     def respond(self, status: int, body: bytes | str = b"", headers: Iterable[tuple[str, str]] = ()) -> None:

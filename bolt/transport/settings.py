@@ -21,6 +21,8 @@ class Settings:
     # The transport's write buffer: a send waits for drain above the high mark, until under the low.
     write_high_water: int = 64 * 1024
     write_low_water: int = 16 * 1024
+    # A peer that reads nothing of what we send for this long is dropped.
+    write_timeout: float | None = 60.0
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     close_timeout: float = 10.0

@@ -41,9 +41,13 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self._inbox: deque = deque()
         self._receiver: asyncio.Future | None = None
-        self._reading_paused = False
+        # Why reading is paused: "handshake" (the application has not answered the request yet),
+        # "inbox" (the handler is behind), "writes" (the peer is not reading what we send, so we do
+        # not read what would make us send more, such as pongs to a ping flood).
+        self._read_blockers: set[str] = set()
         self._writing_paused = False
         self._drainers: list[asyncio.Future] = []
+        self._write_deadline: asyncio.TimerHandle | None = None
         self._closed = self.loop.create_future()
         self._pings: dict[bytes, asyncio.Future] = {}
         self._keepalive: asyncio.TimerHandle | None = None
@@ -74,7 +78,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self.connection.receive_eof()
-        for handle in (self._keepalive, self._pong_deadline, self._close_deadline):
+        for handle in (self._keepalive, self._pong_deadline, self._close_deadline, self._write_deadline):
             if handle is not None:
                 handle.cancel()
         self._wake_receiver()
@@ -92,9 +96,16 @@ class WebSocketStream(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self._writing_paused = True
+        self._block_reading("writes")
+        if self.settings.write_timeout is not None and self._write_deadline is None:
+            self._write_deadline = self.loop.call_later(self.settings.write_timeout, self._write_timed_out)
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+        self._unblock_reading("writes")
         for waiter in self._drainers:
             if not waiter.done():
                 waiter.set_result(None)
@@ -114,9 +125,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
                 self._start_close_timer()
         if self._receiver is not None:
             self._wake_receiver()
-        if len(inbox) >= self.settings.inbox_size and not self._reading_paused and not self._lost:
-            self._reading_paused = True
-            self.transport.pause_reading()
+        if len(inbox) >= self.settings.inbox_size:
+            self._block_reading("inbox")
 
     def _flush_replies(self) -> None:
         """Write the pongs and close frames the connection generated; close TCP when it says so."""
@@ -157,10 +167,32 @@ class WebSocketStream(asyncio.BufferedProtocol):
         message = self._inbox.popleft()
         # Reading resumes once the handler has caught up on half the inbox, not at the first
         # message taken, so a busy connection does not flap between paused and reading.
-        if self._reading_paused and len(self._inbox) <= self.settings.inbox_size // 2 and not self._lost:
-            self._reading_paused = False
-            self.transport.resume_reading()
+        if self._read_blockers and len(self._inbox) <= self.settings.inbox_size // 2:
+            self._unblock_reading("inbox")
         return message
+
+    @property
+    def reading_paused(self) -> bool:
+        return bool(self._read_blockers)
+
+    def _block_reading(self, reason: str) -> None:
+        if not self._read_blockers and not self._lost:
+            self.transport.pause_reading()
+        self._read_blockers.add(reason)
+
+    def _unblock_reading(self, reason: str) -> None:
+        if reason in self._read_blockers:
+            self._read_blockers.discard(reason)
+            if not self._read_blockers and not self._lost:
+                self.transport.resume_reading()
+
+    def _write_timed_out(self) -> None:
+        """The peer has not read what we sent for the whole write timeout: drop it, so a client
+        that never reads cannot hold a handler and its buffered data forever."""
+        self._write_deadline = None
+        if not self._lost:
+            logger.info("dropping a connection whose peer stopped reading (write timeout)")
+            self.transport.abort()
 
     # Sending
 
