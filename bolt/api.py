@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bolt.exceptions import HandshakeError, WebSocketDisconnect
+from bolt.exceptions import ConnectionClosed, HandshakeError, WebSocketDisconnect
 from bolt.params import ParameterError, analyze, parse_cookies, parse_query
 from bolt.protocol.connection import State
 from bolt.protocol.http import Request
@@ -133,6 +133,14 @@ class BoltAPI:
             await route.endpoint(**arguments)
         except WebSocketDisconnect:
             pass  # the peer went away: a normal end for a handler
+        except ConnectionClosed:
+            # Sending on this handler's own closed connection is how a handler learns its peer
+            # left: a normal end. Sending to another connection that closed (a broadcast racing
+            # a disconnect) is the handler's own unhandled error, and is reported as one below.
+            if not session.connection.state >= State.CLOSING:
+                logger.exception("WebSocket handler %s failed", route.endpoint.__qualname__)
+                await session.close(1011)
+            return
         except Exception:
             logger.exception("WebSocket handler %s failed", route.endpoint.__qualname__)
             if session.connection.state is State.CONNECTING:

@@ -507,3 +507,49 @@ def test_a_client_that_never_reads_is_bounded_and_dropped_after_the_write_timeou
     assert outcome.get("dropped") is True
     # Never more than the high-water mark and one message waits in the server's buffer.
     assert outcome["peak"] <= Settings().write_high_water + 65536 + 16
+
+
+def test_sending_to_a_peer_that_left_ends_the_handler_quietly_but_a_foreign_one_is_an_error(run, caplog):
+    api = BoltAPI()
+    others = {}
+
+    @api.websocket("/late-reply")
+    async def late_reply(websocket: WebSocket):
+        await websocket.accept()
+        message = await websocket.receive_text()
+        await websocket._session.wait_closed()  # the client leaves before the answer
+        await websocket.send_text(message)
+
+    @api.websocket("/other")
+    async def other(websocket: WebSocket):
+        await websocket.accept()
+        others["gone"] = websocket
+        await websocket._session.wait_closed()
+
+    @api.websocket("/sender")
+    async def sender(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.receive_text()
+        await others["gone"].send_text("to a connection that closed")
+
+    async def scenario():
+        async with AsyncTestClient(api) as client:
+            async with client.websocket_connect("/late-reply") as ws:
+                await ws.send_text("hello")
+            async with client.websocket_connect("/other"):
+                pass
+            await asyncio.sleep(0.1)
+            async with client.websocket_connect("/sender") as ws:
+                await ws.send_text("go")
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    await ws.receive()
+                assert closed.value.code == 1011
+            headers = (await client.get("/nowhere")).headers
+            assert headers["content-type"].startswith("text/plain")
+            with pytest.raises(KeyError):
+                headers["X-Missing"]
+
+    with caplog.at_level(logging.ERROR, logger="bolt"):
+        run(scenario())
+    failures = [record for record in caplog.records if "failed" in record.getMessage()]
+    assert [record.getMessage() for record in failures] == [f"WebSocket handler {sender.__qualname__} failed"]

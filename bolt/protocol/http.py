@@ -87,6 +87,13 @@ class Headers:
         values = self._by_name.get(name.lower())
         return values[0] if values else default
 
+    def __getitem__(self, name: str) -> str:
+        """The value of the first field called ``name``; ``KeyError`` if there is none."""
+        values = self._by_name.get(name.lower())
+        if not values:
+            raise KeyError(name)
+        return values[0]
+
     def get_all(self, name: str) -> list[str]:
         """The values of every field called ``name``, in the order received."""
         return list(self._by_name.get(name.lower(), ()))
