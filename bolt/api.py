@@ -136,7 +136,7 @@ class BoltAPI:
         except ConnectionClosed:
             # Sending on this handler's own closed connection is how a handler learns its peer
             # left: a normal end. Sending to another connection that closed (a broadcast racing
-            # a disconnect) is the handler's own unhandled error, and is reported as one below.
+            # a disconnect) is an error the handler left unhandled, and is reported as one.
             if not session.connection.state >= State.CLOSING:
                 logger.exception("WebSocket handler %s failed", route.endpoint.__qualname__)
                 await session.close(1011)
