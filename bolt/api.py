@@ -3,7 +3,8 @@
 Everything before the upgrade is decided here, with a real HTTP answer for each refusal: 404 for an
 unknown path, 426 for a plain HTTP request to a WebSocket route, 405 for a wrong method on an HTTP
 route, 400 naming a parameter that does not coerce, 401 when no authentication backend accepts the
-client, 403 when a guard refuses it.
+client, 403 when a guard refuses it (or, with ``auth_failure="close"``, an accepted connection
+closed at once with 4001 / 4003: see bolt.auth).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bolt.exceptions import ConnectionClosed, HandshakeError, WebSocketDisconnect
+from bolt.auth.base import AuthenticationFailed, PermissionDenied, complete_context
+from bolt.auth.expiry import ExpiryTimer
+from bolt.exceptions import ConnectionClosed, HandshakeError, InvalidState, WebSocketDisconnect
 from bolt.params import ParameterError, analyze, parse_cookies, parse_query
 from bolt.protocol.connection import State
 from bolt.protocol.http import Request
@@ -32,7 +35,11 @@ class BoltAPI:
 
     Keyword arguments that name a ``Settings`` field (``max_message_size=...``, ``ping_interval=...``)
     configure the server that runs this API. ``json_loads``/``json_dumps`` replace the standard
-    library's JSON (orjson and msgspec fit). ``auth`` and ``guards`` are defaults for every route.
+    library's JSON (orjson and msgspec fit). ``auth`` and ``guards`` are defaults for every route,
+    as are ``auth_failure`` ("refuse": HTTP 401/403 before the upgrade; "close": accept, then close
+    4001/4003 with the reason, which browsers can read) and ``close_at_expiry`` (close with 4001
+    when the credential expires). ``jwt_secret`` is the secret of every ``JWTAuthentication()``
+    made without one (else ``BOLT_JWT_SECRET``).
     """
 
     def __init__(
@@ -43,6 +50,9 @@ class BoltAPI:
         json_dumps: Callable[[Any], str | bytes] = _compact_json,
         auth: Sequence[Any] | None = None,
         guards: Sequence[Any] | None = None,
+        auth_failure: str = "refuse",
+        close_at_expiry: bool = False,
+        jwt_secret: str | bytes | None = None,
         **setting_values: Any,
     ) -> None:
         unknown = set(setting_values) - Settings.names()
@@ -54,11 +64,28 @@ class BoltAPI:
         self.json_dumps = json_dumps
         self.auth = list(auth or [])
         self.guards = list(guards or [])
+        self.auth_failure = _check_auth_failure(auth_failure)
+        self.close_at_expiry = close_at_expiry
+        self.jwt_secret = jwt_secret
+        # Every backend in use, by identity, for prepare().
+        self._backends: dict[int, Any] = {id(backend): backend for backend in self.auth}
+        self._prepared = False
 
     # Registration
 
-    def websocket(self, path: str, *, auth: Sequence[Any] | None = None, guards: Sequence[Any] | None = None):
-        """Register an async handler for WebSocket connections to ``path``."""
+    def websocket(
+        self,
+        path: str,
+        *,
+        auth: Sequence[Any] | None = None,
+        guards: Sequence[Any] | None = None,
+        auth_failure: str | None = None,
+        close_at_expiry: bool | None = None,
+    ):
+        """Register an async handler for WebSocket connections to ``path``; the keyword arguments
+        override the API's defaults for this route."""
+        if auth_failure is not None:
+            _check_auth_failure(auth_failure)
 
         def register(handler):
             if not inspect.iscoroutinefunction(handler):
@@ -67,6 +94,12 @@ class BoltAPI:
             route.options["plan"] = analyze(handler, route.param_names, {WebSocket: "websocket"})
             route.options["auth"] = self.auth if auth is None else list(auth)
             route.options["guards"] = self.guards if guards is None else list(guards)
+            route.options["auth_failure"] = self.auth_failure if auth_failure is None else auth_failure
+            route.options["close_at_expiry"] = self.close_at_expiry if close_at_expiry is None else close_at_expiry
+            for backend in route.options["auth"]:
+                if id(backend) not in self._backends:
+                    self._backends[id(backend)] = backend
+                    self._prepared = False  # a route added while serving: prepared on first use
             return handler
 
         return register
@@ -154,24 +187,79 @@ class BoltAPI:
         elif session.connection.state is State.OPEN:
             await session.close(1000)
 
+    def prepare(self) -> None:
+        """Called by the server before it listens: backends resolve what they read from the
+        environment (the JWT secret), and one that cannot be served raises (``ConfigurationError``),
+        so a misconfigured server refuses to start instead of refusing every client."""
+        for backend in self._backends.values():
+            prepare = getattr(backend, "prepare", None)
+            if prepare is not None:
+                prepare(self)
+        self._prepared = True
+
     async def _authorize(self, session: ServerSession, websocket: WebSocket, route: Route) -> bool:
         """Authentication backends in order, the first that accepts fills the context; then every
-        guard must agree. Refusals are HTTP answers before the upgrade: 401, then 403."""
-        backends = route.options["auth"]
-        if backends:
-            for backend in backends:
-                identity = await _maybe_await(backend.authenticate(websocket))
-                if identity:
-                    websocket.context.update(identity)
-                    break
-            else:
-                session.respond(401, "Authentication required", [("WWW-Authenticate", "Bearer")])
-                return False
-        for guard in route.options["guards"]:
-            if not await _maybe_await(guard.has_permission(websocket)):
-                session.respond(403, "Forbidden")
-                return False
+        guard must agree. A refusal is an HTTP answer before the upgrade (401, 403; 431 or 400 for
+        an oversized credential), or with ``auth_failure="close"`` an accepted connection closed
+        with 4001 / 4003. The reason is a fixed text: never a credential."""
+        if not self._prepared:
+            self.prepare()  # served by something other than bolt's Server, which calls it at start
+        options = route.options
+        backends = options["auth"]
+        try:
+            if backends:
+                await self._authenticate(session, websocket, backends)
+            for guard in options["guards"]:
+                if not await _maybe_await(guard.has_permission(websocket)):
+                    raise PermissionDenied(getattr(guard, "message", None) or "permission denied")
+        except AuthenticationFailed as failure:
+            await self._refuse(session, websocket, route, failure)
+            return False
+        expires_at = websocket.context.get("expires_at")
+        if expires_at is not None and options["close_at_expiry"]:
+            ExpiryTimer(session, expires_at)
         return True
+
+    async def _authenticate(self, session: ServerSession, websocket: WebSocket, backends: list) -> None:
+        offered = websocket.subprotocols
+        for backend in backends:
+            marker = getattr(backend, "carrier_subprotocol", None)
+            if marker is not None and marker in offered:
+                # The client carries its token behind this marker: accept the marker, never the
+                # token, unless the handler picks another subprotocol (see bolt.auth.tokens).
+                session.default_subprotocol = marker
+                break
+        refused: AuthenticationFailed | None = None
+        for backend in backends:
+            try:
+                identity = await _maybe_await(backend.authenticate(websocket))
+            except AuthenticationFailed as failure:
+                if failure.status != 401:
+                    raise  # an oversized credential is refused outright, not offered to the next backend
+                refused = refused or failure
+                continue
+            if identity:
+                websocket.context.update(identity)
+                complete_context(websocket.context, backend)
+                return
+        raise refused or AuthenticationFailed(challenge=_challenges(backends))
+
+    async def _refuse(
+        self, session: ServerSession, websocket: WebSocket, route: Route, failure: AuthenticationFailed
+    ) -> None:
+        # The path, not the target: the query may hold a token.
+        logger.info("refused %s: %s (%d)", session.request.path, failure.reason, failure.status)
+        if failure.status == 401 and failure.challenge == "Bearer":
+            # A guard's 401 names what this route's backends accept (RFC 7235 §4.1).
+            failure.challenge = _challenges(route.options["auth"])
+        if route.options["auth_failure"] == "close" and session.connection.state is State.CONNECTING:
+            try:
+                # Closing before accepting completes the handshake first, so a browser sees the code.
+                await websocket.close(failure.close_code, _close_reason(failure.reason))
+            except InvalidState:
+                pass  # the client went away before the 101
+        else:
+            session.respond(failure.status, failure.reason, failure.headers)
 
     async def _serve_http(self, session: ServerSession, route: Route, path_params: dict) -> None:
         request = session.request
@@ -193,7 +281,25 @@ class BoltAPI:
         """Serve this API until SIGINT or SIGTERM (see ``bolt.run``)."""
         from bolt.transport.run import run
 
+        self.prepare()  # refuse to start here, before any worker process is forked
         run(self, host, port, **options)
+
+
+def _check_auth_failure(mode: str) -> str:
+    if mode not in ("refuse", "close"):
+        raise ValueError(f"auth_failure is 'refuse' or 'close', not {mode!r}")
+    return mode
+
+
+def _challenges(backends: Sequence[Any]) -> str:
+    """One challenge per kind of backend, comma-separated (RFC 7235 §4.1)."""
+    challenges = dict.fromkeys(getattr(backend, "challenge", "Bearer") for backend in backends)
+    return ", ".join(challenges) or "Bearer"
+
+
+def _close_reason(reason: str) -> str:
+    """At most 123 bytes of UTF-8 (RFC 6455 §5.5: a control frame's payload is 125 bytes)."""
+    return reason.encode("utf-8")[:123].decode("utf-8", "ignore")
 
 
 async def _maybe_await(value: Any) -> Any:

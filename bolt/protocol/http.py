@@ -131,7 +131,9 @@ class Request:
         self.headers = headers
 
     def __repr__(self) -> str:
-        return f"<Request {self.method} {self.target} HTTP/{self.http_version}>"
+        # The path without the query, which may carry a credential (?token=...): reprs reach logs.
+        query = "?..." if self.query_string else ""
+        return f"<Request {self.method} {self.path}{query} HTTP/{self.http_version}>"
 
 
 class Response:

@@ -33,7 +33,14 @@ class Server:
         reuse_port: bool = False,
         backlog: int = 2048,
     ) -> list[tuple]:
-        """Listen, and return the addresses bound (port 0 picks a free port)."""
+        """Listen, and return the addresses bound (port 0 picks a free port).
+
+        An application with a ``prepare()`` method has it called first: an exception there (a
+        missing JWT secret) refuses to start, before any socket is bound.
+        """
+        prepare = getattr(self.app, "prepare", None)
+        if prepare is not None:
+            prepare()
         loop = asyncio.get_running_loop()
         if sock is not None:
             server = await loop.create_server(lambda: ServerSession(self), sock=sock, ssl=self.ssl, backlog=backlog)

@@ -38,6 +38,9 @@ class ServerSession(WebSocketStream):
         self._handshake_deadline: asyncio.TimerHandle | None = None
         self.task: asyncio.Task | None = None
         self.client: tuple[str, int] | None = None
+        # What accept() selects when the handler names no subprotocol (set by authentication when
+        # the client carries its token behind a marker subprotocol, which browsers need echoed).
+        self.default_subprotocol: str | None = None
 
     @property
     def request(self) -> Request | None:
@@ -125,6 +128,8 @@ class ServerSession(WebSocketStream):
         """Send the 101; the connection is OPEN and frames flow."""
         if self._lost:
             raise InvalidState("the client went away before the handshake completed")
+        if subprotocol is None:
+            subprotocol = self.default_subprotocol
         self.transport.write(self.connection.accept(subprotocol, headers))
         self._request_buffer = bytearray()  # frames are read into the parser's buffer from here on
         trailing = self.connection.take_trailing()
