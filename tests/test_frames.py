@@ -279,16 +279,29 @@ def test_reads_into_the_parsers_own_buffer(frames):
     assert events == [bytes([i]) * i * 100 for i in range(40)]
 
 
-def test_get_buffer_makes_room_for_a_whole_frame(frames):
+def test_get_buffer_grows_with_the_bytes_of_a_big_frame_not_with_its_header(frames):
     parser = frames.FrameParser()
-    payload = os.urandom(300_000)
+    payload = os.urandom(3_000_000)
     data = raw_frame(BINARY, payload)
     assert parser.feed(data[:1000]) == []
-    view = parser.get_buffer(-1)
-    assert len(view) >= len(data) - 1000
-    view[: len(data) - 1000] = data[1000:]
-    del view
-    assert parser.buffer_updated(len(data) - 1000) == [payload]
+    offers, offset, events = [], 1000, []
+    while offset < len(data):
+        view = parser.get_buffer(-1)
+        offers.append(len(view))
+        size = min(len(view), len(data) - offset)
+        view[:size] = data[offset : offset + size]
+        del view
+        events += parser.buffer_updated(size)
+        offset += size
+    assert events == [payload]
+    # Offers follow what arrived (they double as the buffer fills) instead of jumping to 3 MB.
+    assert offers[0] < 1024 * 1024 and len(offers) > 3
+
+
+def test_a_header_announcing_a_huge_frame_does_not_reserve_it(frames):
+    parser = frames.FrameParser(max_message_size=None)
+    assert parser.feed(raw_frame(BINARY, b"", length=1 << 62)) == []
+    assert len(parser.get_buffer(-1)) <= 1024 * 1024
 
 
 def test_buffer_updated_past_the_buffer_is_refused(frames):

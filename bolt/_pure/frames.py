@@ -118,7 +118,9 @@ class FrameParser:
         """
         wanted = self._read_size if sizehint is None or sizehint <= 0 else max(sizehint, self._read_size)
         if self._in_frame:
-            wanted = max(wanted, self._payload_start + self._length - self._end)
+            # Room for the rest of the frame, but never more at once than the largest read: the
+            # buffer grows with the bytes that arrive, not with the length a header announces.
+            wanted = max(wanted, min(self._payload_start + self._length - self._end, MAX_READ_SIZE))
         self._make_room(wanted)
         self._offered = len(self._buf) - self._end
         return memoryview(self._buf)[self._end :]

@@ -127,8 +127,13 @@ cdef class FrameParser:
         cdef Py_ssize_t wanted = self._read_size
         if sizehint is not None and sizehint > wanted:
             wanted = sizehint
-        if self._in_frame and self._payload_start + self._length - self._end > wanted:
-            wanted = <Py_ssize_t>(self._payload_start + self._length - self._end)
+        cdef long long rest
+        if self._in_frame:
+            # Room for the rest of the frame, but never more at once than the largest read: the
+            # buffer grows with the bytes that arrive, not with the length a header announces.
+            rest = min(self._payload_start + self._length - self._end, <long long>MAX_READ_SIZE)
+            if rest > wanted:
+                wanted = <Py_ssize_t>rest
         self._make_room(wanted)
         self._offered = PyByteArray_GET_SIZE(self._buf) - self._end
         return memoryview(self._buf)[self._end:]

@@ -160,7 +160,10 @@ def _split_target(target: str) -> tuple[str, str]:
     else:
         # absolute-form, which a server must accept (RFC 7230 §5.3.2); the asterisk-form of
         # OPTIONS keeps "*" as its path and the method check refuses it.
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # a bracketed host that is not an IPv6 literal, such as http://[
+            raise HandshakeError(f"Malformed request-target {target[:100]!r}") from None
         path, query = parts.path or "/", parts.query
     try:
         return unquote(path, errors="strict"), query
@@ -210,7 +213,8 @@ class _HeaderBlockParser:
             except HttpParserCallbackError as error:
                 if isinstance(error.__context__, HandshakeError):
                     raise error.__context__ from None
-                raise
+                # Whatever else a callback tripped on, the bytes were not an HTTP message we take.
+                raise HandshakeError(f"Malformed HTTP {kind}") from error.__context__
             except HttpParserError as error:
                 # A 101 without the upgrade fields makes llhttp stop with an error at the end of
                 # a complete block; it is for the caller to refuse such a response.
@@ -267,6 +271,10 @@ class RequestParser(_HeaderBlockParser):
         self._target += part
 
     def on_headers_complete(self) -> None:
+        if self._http.get_http_version() == "0.9":
+            # llhttp takes "GET /x" with no version as HTTP/0.9, which has no header block to end;
+            # only HTTP/1.1 can upgrade (RFC 6455 §4.1), so it is refused here, whatever follows.
+            raise HandshakeError("HTTP/0.9 cannot upgrade to WebSocket: HTTP/1.1 is required")
         headers = Headers(self._fields)
         # An opening handshake has no body (RFC 6455 §4.1), and bytes after the block are frames.
         if "Transfer-Encoding" in headers or int(headers.get("Content-Length", "0")) > 0:

@@ -54,6 +54,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._pong_deadline: asyncio.TimerHandle | None = None
         self._close_deadline: asyncio.TimerHandle | None = None
         self._lost = False
+        self._closing = False
 
     # asyncio's callbacks
 
@@ -134,8 +135,19 @@ class WebSocketStream(asyncio.BufferedProtocol):
         replies = connection.data_to_send()
         if replies and not self._lost:
             self.transport.write(replies)
-        if connection.should_close_transport and not self._lost:
-            self.transport.close()
+        if connection.should_close_transport and not self._lost and not self._closing:
+            self._closing = True
+            if connection.failure is not None and self.transport.can_write_eof():
+                # The peer broke the protocol and may still be sending. Closing now would make the
+                # kernel answer its unread bytes with a reset, which can destroy the close frame in
+                # flight; instead send the close frame and a FIN, and read (and drop) until the peer
+                # closes too, for at most the close timeout.
+                self.transport.write_eof()
+                self._read_blockers.clear()
+                self.transport.resume_reading()
+                self._start_close_timer()
+            else:
+                self.transport.close()
 
     def _wake_receiver(self) -> None:
         receiver, self._receiver = self._receiver, None
