@@ -12,7 +12,7 @@ JSON that does not parse with 1007 (RFC 6455 §7.4.1), each raising ``WebSocketD
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -45,6 +45,22 @@ class Address(NamedTuple):
 
 def _compact_json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Messages:
+    """``async for`` over a receive method: ``__anext__`` hands back the method's coroutine itself,
+    with no async generator frame in between. It ends by raising ``WebSocketDisconnect``."""
+
+    __slots__ = ("_receive",)
+
+    def __init__(self, receive: Callable[[], Awaitable[Any]]) -> None:
+        self._receive = receive
+
+    def __aiter__(self) -> _Messages:
+        return self
+
+    def __anext__(self) -> Awaitable[Any]:
+        return self._receive()
 
 
 class BaseWebSocket:
@@ -87,15 +103,15 @@ class BaseWebSocket:
     async def receive(self) -> str | bytes:
         """The next message: ``str`` for text, ``bytes`` for binary."""
         session = self._session
-        message = session.receive_nowait()
-        if message is not None:
-            return message
-        if session.connection.state is State.CONNECTING:
-            raise InvalidState("accept() the connection before receiving")
-        try:
-            return await session.receive()
-        except ConnectionClosed as closed:
-            raise WebSocketDisconnect(closed.code, closed.reason) from None
+        inbox = session.inbox
+        while not inbox:
+            if session.receiving_done:
+                closed = session.closed_error()
+                raise WebSocketDisconnect(closed.code, closed.reason)
+            if session.connection.state is State.CONNECTING:
+                raise InvalidState("accept() the connection before receiving")
+            await session.message_waiter()
+        return session.take()
 
     async def receive_text(self) -> str:
         message = await self.receive()
@@ -122,42 +138,53 @@ class BaseWebSocket:
         raise WebSocketDisconnect(code, reason)
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._iterate(self.receive)
+        return _Messages(self.receive)
 
     def iter_text(self) -> AsyncIterator[str]:
-        return self._iterate(self.receive_text)
+        return _Messages(self.receive_text)
 
     def iter_bytes(self) -> AsyncIterator[bytes]:
-        return self._iterate(self.receive_bytes)
+        return _Messages(self.receive_bytes)
 
     def iter_json(self) -> AsyncIterator[Any]:
-        return self._iterate(self.receive_json)
-
-    @staticmethod
-    async def _iterate(receive):
-        while True:
-            yield await receive()
+        return _Messages(self.receive_json)
 
     # Sending
 
+    # The three sends write in place rather than share a helper coroutine: one coroutine less
+    # per message is worth a few repeated lines on the path every message takes.
+
     async def send_text(self, data: str) -> None:
+        session = self._session
         try:
-            await self._session.send_text(data)
+            frame = session.connection.send_text(data)
         except ConnectionClosed:
             raise self._closed_error() from None
+        session.transport.write(frame)
+        if session.writing_paused:
+            await session.drain()
 
     async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        session = self._session
         try:
-            await self._session.send_binary(data)
+            frame = session.connection.send_binary(data)
         except ConnectionClosed:
             raise self._closed_error() from None
+        session.transport.write(frame)
+        if session.writing_paused:
+            await session.drain()
 
     async def send(self, data: str | bytes) -> None:
         """Send ``str`` as text and bytes-like as binary."""
-        if isinstance(data, str):
-            await self.send_text(data)
-        else:
-            await self.send_bytes(data)
+        session = self._session
+        connection = session.connection
+        try:
+            frame = connection.send_text(data) if isinstance(data, str) else connection.send_binary(data)
+        except ConnectionClosed:
+            raise self._closed_error() from None
+        session.transport.write(frame)
+        if session.writing_paused:
+            await session.drain()
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
         encoded = self._dumps(data)

@@ -451,3 +451,11 @@ def test_reads_that_fill_the_buffer_make_the_next_offer_larger(frames):
     del view
     parser.buffer_updated(2)  # a small read does not shrink the offer again
     assert len(parser.get_buffer(-1)) >= 256 * 1024 - 2
+
+
+def test_the_parser_counts_the_control_frames_it_returned(frames):
+    parser = frames.FrameParser()
+    parser.feed(raw_frame(TEXT, b"a") + raw_frame(PING, b"") + raw_frame(BINARY, b"b") + raw_frame(PONG, b""))
+    assert parser.control_frames == 2
+    parser.feed(raw_frame(TEXT, b"only data"))
+    assert parser.control_frames == 0

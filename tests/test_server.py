@@ -104,7 +104,7 @@ def make_api(**settings) -> BoltAPI:
     async def fast_path(websocket: WebSocket):
         await websocket.accept()
         await websocket.receive_text()
-        while not websocket._session._inbox:
+        while not websocket._session.inbox:
             await asyncio.sleep(0.01)
         receiving = websocket.receive_text()
         try:

@@ -98,6 +98,9 @@ class FrameParser:
         self._error: ProtocolError | None = None
         # After a close frame the stream is over: §5.5.1 lets nothing follow it, so nothing is read.
         self._closed = False
+        # How many control frames (Ping, Pong, Close) the last call returned: when none, the caller
+        # can take the list as messages alone, without looking at each event.
+        self.control_frames = 0
 
     # Input
 
@@ -170,6 +173,7 @@ class FrameParser:
         if self._error is not None:
             raise InvalidState(f"the frame stream already failed: {self._error.reason}")
         events: list = []
+        self.control_frames = 0
         if self._closed:
             self._start = self._end = 0
             return events
@@ -200,6 +204,7 @@ class FrameParser:
         self._in_frame = False
         opcode = self._opcode
         if opcode >= OP_CLOSE:
+            self.control_frames += 1
             payload = bytes(buf[start : start + length])
             if opcode == OP_PING:
                 events.append(Ping(payload))

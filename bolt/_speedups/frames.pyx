@@ -87,6 +87,7 @@ cdef class FrameParser:
     cdef bolt_utf8_state _utf8
     cdef object _error
     cdef bint _closed
+    cdef readonly int control_frames
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
                  max_frame_size=None, decompress=None):
@@ -107,6 +108,7 @@ cdef class FrameParser:
         bolt_utf8_reset(&self._utf8)
         self._error = None
         self._closed = False
+        self.control_frames = 0
 
     # Input
 
@@ -186,6 +188,7 @@ cdef class FrameParser:
         if self._error is not None:
             raise InvalidState(f"the frame stream already failed: {self._error.reason}")
         cdef list events = []
+        self.control_frames = 0
         if self._closed:
             self._start = 0
             self._end = 0
@@ -217,6 +220,7 @@ cdef class FrameParser:
         cdef unsigned char *payload = <unsigned char *>PyByteArray_AS_STRING(self._buf) + start
         cdef int opcode = self._opcode
         if opcode >= OP_CLOSE:
+            self.control_frames += 1
             data = PyBytes_FromStringAndSize(<char *>payload, length)
             if opcode == OP_PING:
                 events.append(Ping(data))

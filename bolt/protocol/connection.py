@@ -59,6 +59,7 @@ class Connection:
         self.close_received: Close | None = None
         self.close_sent: Close | None = None
         self.failure: ProtocolError | None = None
+        self.needs_attention = False
 
     # Receiving
 
@@ -69,31 +70,45 @@ class Connection:
         ``data_to_send()``. A peer that breaks the protocol is sent a close frame with the code the
         violation maps to, and the events it sent validly before that are still returned.
         """
-        return self._receive(self._parser.feed, data)
+        size = len(data)
+        if size and self.failure is None and self.state is not State.CLOSED:
+            view = self._parser.get_buffer(size)
+            view[:size] = data
+            view.release()
+        return self.buffer_updated(size)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """For ``asyncio.BufferedProtocol``: read straight into the parser's buffer."""
         return self._parser.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> list:
-        """``nbytes`` were read into the last ``get_buffer`` view; like ``receive_data``."""
-        return self._receive(self._parser.buffer_updated, nbytes)
+        """``nbytes`` were read into the last ``get_buffer`` view; like ``receive_data``.
 
-    def _receive(self, parse, argument) -> list:
+        ``needs_attention`` then says whether that read brought anything but messages (a control
+        frame or a violation), so that the caller looks at ``data_to_send()`` and
+        ``should_close_transport`` only when it did: most reads carry messages alone.
+        """
         if self.failure is not None or self.state is State.CLOSED:
+            self.needs_attention = False
             return []
+        parser = self._parser
         try:
-            events = parse(argument)
+            events = parser.buffer_updated(nbytes)
         except ProtocolError as error:
-            events = error.events
+            self._react(error.events)
             self._fail(error)
-        return self._react(events) if events else events
+            self.needs_attention = True
+            return error.events
+        self.needs_attention = parser.control_frames > 0
+        if self.needs_attention:
+            self._react(events)
+        return events
 
     def receive_eof(self) -> None:
         """The TCP connection is closed (by the peer, or by us after the close handshake)."""
         self.state = State.CLOSED
 
-    def _react(self, events: list) -> list:
+    def _react(self, events: list) -> None:
         for event in events:
             kind = type(event)
             if kind is Ping:
@@ -102,7 +117,6 @@ class Connection:
                     self._output.append(self._writer.pong(event.data))
             elif kind is Close:
                 self._close_received(event)
-        return events
 
     def _close_received(self, event: Close) -> None:
         self.close_received = event
@@ -132,11 +146,13 @@ class Connection:
         return data
 
     def send_text(self, data: str) -> bytes:
-        self._check_open()
+        if self.state is not State.OPEN:
+            raise self._closed()
         return self._writer.text(data)
 
     def send_binary(self, data) -> bytes:
-        self._check_open()
+        if self.state is not State.OPEN:
+            raise self._closed()
         return self._writer.binary(data)
 
     def send_ping(self, data=b"") -> bytes:
@@ -157,7 +173,10 @@ class Connection:
 
     def _check_open(self) -> None:
         if self.state is not State.OPEN:
-            raise ConnectionClosed(self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason)
+            raise self._closed()
+
+    def _closed(self) -> ConnectionClosed:
+        return ConnectionClosed(self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason)
 
     # Closing
 

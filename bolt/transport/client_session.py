@@ -29,20 +29,19 @@ class ClientSession(WebSocketStream):
         super().connection_made(transport)
         transport.write(self.connection.request_bytes())
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        if self.connection.state is State.CONNECTING:
-            return memoryview(self._response_buffer)
-        return self.connection.get_buffer(sizehint)
+    def _handshake_buffer(self) -> memoryview:
+        return memoryview(self._response_buffer)
 
-    def buffer_updated(self, nbytes: int) -> None:
+    def _handshake_received(self, nbytes: int) -> None:
         if self.connection.state is not State.CONNECTING:
-            return super().buffer_updated(nbytes)
+            return  # the handshake failed and TCP is closing
         try:
             response = self.connection.receive_response(self._response_buffer[:nbytes])
         except HandshakeError as error:
             self._handshake_failed(error)
-            return None
+            return
         if response is not None:
+            self.handshaking = False
             self._response_buffer = bytearray()  # frames are read into the parser's buffer from here on
             events = self.connection.receive_data(self.connection.take_trailing())
             if events:
@@ -50,7 +49,6 @@ class ClientSession(WebSocketStream):
             self._flush_replies()
             self._start_keepalive()
             self.handshake.set_result(response)
-        return None
 
     def eof_received(self) -> bool:
         if self.connection.state is State.CONNECTING:

@@ -63,31 +63,29 @@ class ServerSession(WebSocketStream):
             return
         self._handshake_deadline = self.loop.call_later(self.settings.handshake_timeout, self._handshake_timed_out)
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        if self.connection.state is State.CONNECTING:
-            return memoryview(self._request_buffer)
-        return self.connection.get_buffer(sizehint)
+    def _handshake_buffer(self) -> memoryview:
+        return memoryview(self._request_buffer)
 
-    def buffer_updated(self, nbytes: int) -> None:
-        if self.connection.state is not State.CONNECTING:
-            return super().buffer_updated(nbytes)
-        if self.connection.request is not None:
+    def _handshake_received(self, nbytes: int) -> None:
+        connection = self.connection
+        if connection.state is not State.CONNECTING:
+            return  # refused: the answer is on its way and TCP is closing; the rest is dropped
+        if connection.request is not None:
             # Frames pipelined behind the request wait for the 101 (reading is paused, but a read
             # may already have been under way).
-            self.connection.receive_request(self._request_buffer[:nbytes])
-            return None
+            connection.receive_request(self._request_buffer[:nbytes])
+            return
         try:
-            request = self.connection.receive_request(self._request_buffer[:nbytes])
+            request = connection.receive_request(self._request_buffer[:nbytes])
         except HandshakeError as error:
             self._cancel_handshake_deadline()
-            self.transport.write(self.connection.reject_error(error))
+            self.transport.write(connection.reject_error(error))
             self.transport.close()
-            return None
+            return
         if request is not None:
             self._cancel_handshake_deadline()
             self._block_reading("handshake")
             self.task = self.loop.create_task(self._run_app())
-        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_handshake_deadline()
@@ -131,6 +129,7 @@ class ServerSession(WebSocketStream):
         if subprotocol is None:
             subprotocol = self.default_subprotocol
         self.transport.write(self.connection.accept(subprotocol, headers))
+        self.handshaking = False
         self._request_buffer = bytearray()  # frames are read into the parser's buffer from here on
         trailing = self.connection.take_trailing()
         if trailing:
