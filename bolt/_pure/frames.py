@@ -36,8 +36,11 @@ MIN_READ_SIZE = 4 * 1024
 # A read that fills all the space offered doubles the next offer, up to this: a busy connection
 # reads 256 KiB a system call, an idle one keeps its small buffer.
 MAX_READ_SIZE = 256 * 1024
-# After a big message the buffer shrinks back once it is empty, so one large frame does not pin memory.
+# A buffer grown past SHRINK_ABOVE shrinks back once it is empty after a frame smaller than
+# LARGE_FRAME: one large message does not pin memory, and a stream of them does not pay to regrow
+# the buffer (and fault its pages in again) for every message.
 SHRINK_ABOVE = 1024 * 1024
+LARGE_FRAME = 64 * 1024
 MAX_CONTROL_PAYLOAD = 125
 MAX_CLOSE_REASON = 123
 _MASK_POOL_SIZE = 4096
@@ -80,6 +83,7 @@ class FrameParser:
         self._end = 0
         self._read_size = MIN_READ_SIZE
         self._offered = 0
+        self._last_length = 0
         # The frame whose header has been parsed but whose payload is not all here yet.
         self._in_frame = False
         self._fin = False
@@ -146,7 +150,7 @@ class FrameParser:
         buf = self._buf
         if self._start == self._end:
             self._start = self._end = 0
-            if len(buf) > SHRINK_ABOVE and not self._fragments:
+            if len(buf) > SHRINK_ABOVE and not self._fragments and self._last_length < LARGE_FRAME:
                 self._buf = buf = bytearray(INITIAL_BUFFER_SIZE)
         free = len(buf) - self._end
         if free >= size:
@@ -201,6 +205,7 @@ class FrameParser:
         length = self._length
         self._unmask(length)
         self._start = start + length
+        self._last_length = length
         self._in_frame = False
         opcode = self._opcode
         if opcode >= OP_CLOSE:

@@ -56,6 +56,7 @@ cdef Py_ssize_t INITIAL_BUFFER_SIZE = 16 * 1024
 cdef Py_ssize_t MIN_READ_SIZE = 4 * 1024
 cdef Py_ssize_t MAX_READ_SIZE = 256 * 1024
 cdef Py_ssize_t SHRINK_ABOVE = 1024 * 1024
+cdef long long LARGE_FRAME = 64 * 1024
 
 
 cdef class FrameParser:
@@ -71,6 +72,7 @@ cdef class FrameParser:
     cdef Py_ssize_t _end
     cdef Py_ssize_t _read_size
     cdef Py_ssize_t _offered
+    cdef long long _last_length
     cdef bint _in_frame
     cdef bint _fin
     cdef int _opcode
@@ -100,6 +102,7 @@ cdef class FrameParser:
         self._end = 0
         self._read_size = MIN_READ_SIZE
         self._offered = 0
+        self._last_length = 0
         self._in_frame = False
         self._message_opcode = 0
         self._message_compressed = False
@@ -159,7 +162,8 @@ cdef class FrameParser:
         if self._start == self._end:
             self._start = 0
             self._end = 0
-            if capacity > SHRINK_ABOVE and PyByteArray_GET_SIZE(self._fragments) == 0:
+            if (capacity > SHRINK_ABOVE and PyByteArray_GET_SIZE(self._fragments) == 0
+                    and self._last_length < LARGE_FRAME):
                 self._buf = bytearray(INITIAL_BUFFER_SIZE)
                 capacity = INITIAL_BUFFER_SIZE
         cdef Py_ssize_t free = capacity - self._end
@@ -216,6 +220,7 @@ cdef class FrameParser:
         cdef Py_ssize_t length = <Py_ssize_t>self._length
         self._unmask(length)
         self._start = start + length
+        self._last_length = length
         self._in_frame = False
         cdef unsigned char *payload = <unsigned char *>PyByteArray_AS_STRING(self._buf) + start
         cdef int opcode = self._opcode
