@@ -129,3 +129,9 @@ def test_long_failure_reasons_are_cut_at_a_character_boundary():
     reason = "é" * 100
     cut = _fit_reason(reason)
     assert len(cut.encode()) <= 123 and reason.startswith(cut) and len(cut) == 61
+
+
+def test_many_pings_in_one_read_get_one_pong_for_the_latest(server):
+    events = server.receive_data(raw_frame(PING, b"1") + raw_frame(TEXT, b"x") + raw_frame(PING, b"2") + raw_frame(PING, b"3"))
+    assert events == [Ping(b"1"), "x", Ping(b"2"), Ping(b"3")]
+    assert from_server(server.data_to_send()) == [Pong(b"3")]

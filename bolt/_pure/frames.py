@@ -31,7 +31,7 @@ OP_PONG = 0xA
 
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 # The buffer starts small so that idle connections cost little, and grows for bursts and big frames.
-INITIAL_BUFFER_SIZE = 16 * 1024
+INITIAL_BUFFER_SIZE = 4 * 1024
 MIN_READ_SIZE = 4 * 1024
 # A read that fills all the space offered doubles the next offer, up to this: a busy connection
 # reads 256 KiB a system call, an idle one keeps its small buffer.
@@ -121,9 +121,11 @@ class FrameParser:
 
         Compaction and growth happen here and never in ``buffer_updated``: the transport still holds
         the view it read into while it calls ``buffer_updated``, and a bytearray cannot be resized
-        while a view of it exists.
+        while a view of it exists. ``sizehint`` is not a minimum (``BufferedProtocol`` allows a
+        smaller buffer): the offer follows what this connection's reads have been, so that a loop
+        suggesting 64 KiB (uvloop) does not give every idle connection a 64 KiB buffer.
         """
-        wanted = self._read_size if sizehint is None or sizehint <= 0 else max(sizehint, self._read_size)
+        wanted = self._read_size
         if self._in_frame:
             # Room for the rest of the frame, but never more at once than the largest read: the
             # buffer grows with the bytes that arrive, not with the length a header announces.
@@ -140,6 +142,13 @@ class FrameParser:
             self._read_size = min(2 * max(self._read_size, nbytes), MAX_READ_SIZE)
         self._end += nbytes
         return self._parse()
+
+    def trim(self) -> None:
+        """Give back a grown buffer if nothing is buffered: for connections gone quiet."""
+        if self._start == self._end and not self._fragments and len(self._buf) > INITIAL_BUFFER_SIZE:
+            self._start = self._end = 0
+            self._buf = bytearray(INITIAL_BUFFER_SIZE)
+            self._read_size = MIN_READ_SIZE
 
     @property
     def buffered(self) -> int:

@@ -52,7 +52,7 @@ cdef enum:
     MASK_POOL_SIZE = 4096
 
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
-cdef Py_ssize_t INITIAL_BUFFER_SIZE = 16 * 1024
+cdef Py_ssize_t INITIAL_BUFFER_SIZE = 4 * 1024
 cdef Py_ssize_t MIN_READ_SIZE = 4 * 1024
 cdef Py_ssize_t MAX_READ_SIZE = 256 * 1024
 cdef Py_ssize_t SHRINK_ABOVE = 1024 * 1024
@@ -128,10 +128,9 @@ cdef class FrameParser:
         return self._parse()
 
     def get_buffer(self, sizehint=-1):
-        """A writable view of the buffer's free space, for ``BufferedProtocol.get_buffer``."""
+        """A writable view of the buffer's free space, for ``BufferedProtocol.get_buffer``
+        (``sizehint`` is not a minimum: see the pure twin)."""
         cdef Py_ssize_t wanted = self._read_size
-        if sizehint is not None and sizehint > wanted:
-            wanted = sizehint
         cdef long long rest
         if self._in_frame:
             # Room for the rest of the frame, but never more at once than the largest read: the
@@ -151,6 +150,15 @@ cdef class FrameParser:
             self._read_size = min(2 * max(self._read_size, nbytes), MAX_READ_SIZE)
         self._end += nbytes
         return self._parse()
+
+    def trim(self):
+        """Give back a grown buffer if nothing is buffered: for connections gone quiet."""
+        if (self._start == self._end and PyByteArray_GET_SIZE(self._fragments) == 0
+                and PyByteArray_GET_SIZE(self._buf) > INITIAL_BUFFER_SIZE):
+            self._start = 0
+            self._end = 0
+            self._buf = bytearray(INITIAL_BUFFER_SIZE)
+            self._read_size = MIN_READ_SIZE
 
     @property
     def buffered(self):

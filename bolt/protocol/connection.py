@@ -70,12 +70,13 @@ class Connection:
         ``data_to_send()``. A peer that breaks the protocol is sent a close frame with the code the
         violation maps to, and the events it sent validly before that are still returned.
         """
-        size = len(data)
-        if size and self.failure is None and self.state is not State.CLOSED:
-            view = self._parser.get_buffer(size)
-            view[:size] = data
-            view.release()
-        return self.buffer_updated(size)
+        if self.failure is not None or self.state is State.CLOSED:
+            return []
+        try:
+            events = self._parser.feed(data)
+        except ProtocolError as error:
+            return self._failed(error)
+        return self._parsed(events)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """For ``asyncio.BufferedProtocol``: read straight into the parser's buffer."""
@@ -91,32 +92,53 @@ class Connection:
         if self.failure is not None or self.state is State.CLOSED:
             self.needs_attention = False
             return []
-        parser = self._parser
         try:
-            events = parser.buffer_updated(nbytes)
+            events = self._parser.buffer_updated(nbytes)
         except ProtocolError as error:
-            self._react(error.events)
-            self._fail(error)
-            self.needs_attention = True
-            return error.events
-        self.needs_attention = parser.control_frames > 0
+            return self._failed(error)
+        # _parsed() written out: this runs once per read, and most reads carry messages alone.
+        self.needs_attention = self._parser.control_frames > 0
         if self.needs_attention:
             self._react(events)
         return events
+
+    def _parsed(self, events: list) -> list:
+        self.needs_attention = self._parser.control_frames > 0
+        if self.needs_attention:
+            self._react(events)
+        return events
+
+    def _failed(self, error: ProtocolError) -> list:
+        self._react(error.events)
+        self._fail(error)
+        self.needs_attention = True
+        return error.events
+
+    def trim(self) -> None:
+        """Give back the read buffer's extra room while nothing is buffered (an idle connection)."""
+        self._parser.trim()
 
     def receive_eof(self) -> None:
         """The TCP connection is closed (by the peer, or by us after the close handshake)."""
         self.state = State.CLOSED
 
     def _react(self, events: list) -> None:
+        # §5.5.3 lets an endpoint answer only the most recent of the pings it has not answered yet:
+        # one pong per read, however many pings the read held, so a ping flood costs parsing, not
+        # a pong each. A close frame can only be the last event (nothing is read after it).
+        latest_ping = None
+        close = None
         for event in events:
             kind = type(event)
             if kind is Ping:
-                # §5.5.2: answer with the same payload, unless a close frame was already received.
-                if self.close_received is None:
-                    self._output.append(self._writer.pong(event.data))
+                latest_ping = event
             elif kind is Close:
-                self._close_received(event)
+                close = event
+        # §5.5.2: answer with the same payload, unless a close frame was already received.
+        if latest_ping is not None and self.close_received is None:
+            self._output.append(self._writer.pong(latest_ping.data))
+        if close is not None:
+            self._close_received(close)
 
     def _close_received(self, event: Close) -> None:
         self.close_received = event

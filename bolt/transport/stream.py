@@ -24,6 +24,7 @@ from bolt.protocol.connection import Connection, State
 from bolt.transport.settings import Settings
 
 logger = logging.getLogger("bolt")
+TURN_AFTER = 64 * 1024
 
 
 class WebSocketStream(asyncio.BufferedProtocol):
@@ -83,6 +84,12 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if connection.needs_attention:
             self._dispatch(events)
             self._flush_replies()
+            if nbytes >= TURN_AFTER and not self._lost:
+                # A large read that carried control frames (a ping flood, most likely): let the
+                # other connections have the loop before reading more. uvloop would otherwise read
+                # this socket up to 32 times in a row while each read fills the buffer.
+                self._block_reading("turn")
+                self.loop.call_soon(self._unblock_reading, "turn")
         elif events:
             inbox = self.inbox
             inbox.extend(events)
@@ -282,6 +289,9 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._keepalive = None
         if self.connection.state is not State.OPEN or self._lost:
             return
+        # Once a keepalive interval, a connection gone quiet gives back read buffer it grew for a
+        # burst or a large message (a no-op while anything is buffered).
+        self.connection.trim()
         payload = os.urandom(4)
         waiter = self.loop.create_future()
         self._pings[payload] = waiter

@@ -59,6 +59,7 @@ def test_a_ping_between_fragments_is_answered_in_place(serve):
             Until(pongs=1),
             frame(CONT, b"fragmented ", fin=False),
             frame(PING, b""),
+            Until(pongs=2),
             frame(PING, os.urandom(125)),
             Until(pongs=3),
             frame(CONT, b"world"),

@@ -7,6 +7,10 @@ checks the 101, then floods according to MODE while a reader thread parses (unma
 - ``ping-burst N``: N empty pings in one ``sendall`` (keys repeat every 4,096 frames); waits for
   the pongs.
 - ``ping-stream SECONDS``: empty pings in blocks of 4,096 for SECONDS; waits for the pongs.
+
+The ping floods end with one ping carrying ``LAST`` and wait for its pong: RFC 6455 §5.5.3 lets a
+server answer only the latest of the pings it has not answered yet, so the count of pongs may be
+anything from one up, but the last ping is always answered.
 - ``empty-continuations SECONDS``: a text message started with "a" (FIN clear), then empty
   continuation frames in blocks of 4,096 for SECONDS, then a final continuation "b"; waits for the
   echo "ab".
@@ -33,6 +37,7 @@ import time
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 BLOCK = 4096  # frames per sendall in the streaming modes
+LAST = b"last ping"
 
 
 def masked(first: int, payload: bytes) -> bytes:
@@ -63,6 +68,7 @@ class Reader(threading.Thread):
         self.sock = sock
         self.buffer = bytearray(leftover)
         self.pongs = 0
+        self.last_pong = b""
         self.messages: list[tuple[int, bytes]] = []
         self.fragments = bytearray()
         self.opcode = 0
@@ -109,6 +115,7 @@ class Reader(threading.Thread):
             changed = True
             if opcode == 0xA:
                 self.pongs += 1
+                self.last_pong = payload
             elif opcode == 0x8:
                 self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
             elif opcode in (0x1, 0x2, 0x0):
@@ -182,18 +189,19 @@ def main() -> None:
         frames = int(amount)
         blocks, rest = divmod(frames, BLOCK)
         data = block_of(0x89, BLOCK) * blocks + block_of(0x89, rest)
-        sock.sendall(data)
+        sock.sendall(data + masked(0x89, LAST))
         sent = len(data)
         flood_done = time.monotonic()
-        reader.wait(lambda: reader.pongs >= frames, 60)
+        reader.wait(lambda: reader.last_pong == LAST, 60)
     elif mode == "ping-stream":
         block = block_of(0x89, BLOCK)
         while time.monotonic() - started < amount:
             sock.sendall(block)
             sent += len(block)
             frames += BLOCK
+        sock.sendall(masked(0x89, LAST))
         flood_done = time.monotonic()
-        reader.wait(lambda: reader.pongs >= frames, 60)
+        reader.wait(lambda: reader.last_pong == LAST, 60)
     elif mode == "empty-continuations":
         sock.sendall(masked(0x01, b"a"))
         block = block_of(0x00, BLOCK)
@@ -230,6 +238,7 @@ def main() -> None:
         flood_seconds=flood_done - started,
         answered_seconds=answered - started,
         pongs=reader.pongs,
+        last_answered=reader.last_pong == LAST,
         messages=len(reader.messages),
         close_code=reader.close_code,
         tcp_closed=reader.closed_at is not None,

@@ -33,21 +33,11 @@ from tests.hostile.conftest import runner_for
 from tests.hostile.peers import MiB, LoopWatch, Prober, cpu, echo_api, flood, inbox_length, mib, report, rss
 
 READ_SIZE = 256 * 1024  # the most a session reads in one go (the parser's largest offer)
-# The longest the loop may go without running a callback. With one read per loop iteration (stock
-# asyncio) the worst flood here costs ~30-65 ms with the compiled codec and ~110-150 ms with the
-# pure one on the reference machine.
+# The longest the loop may go without running a callback. A read of 64 KiB or more that carried
+# control frames yields the loop before the next read (uvloop would otherwise read a flooding socket
+# up to 32 times in a row), so a flood costs one read's parsing at a time.
 MAX_STALL = {"compiled": 0.25, "pure": 0.5}
 
-UVLOOP_STALL = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bolt bug: on uvloop a flood of pings blocks the event loop for ~0.8-1 s at a time (every "
-        "other connection waits): libuv reads a readable socket up to 32 times in a row while each "
-        "read fills its buffer, and bolt offers 256 KiB a read, so one readiness event can carry "
-        "8 MiB of pings (~1.4 million pongs to build) before the loop runs anything else; stock "
-        "asyncio reads once per iteration (~30-65 ms stalls)"
-    ),
-)
 COMBOS = [("compiled", "uvloop"), ("compiled", "asyncio"), ("pure", "asyncio")]
 
 
@@ -135,29 +125,25 @@ def check_bounds(figures, max_stall: float | None = None) -> None:
     assert figures["inbox_peak"] <= settings.inbox_size
     # No stall of other connections.
     probe = figures["probe"]
-    assert len(probe.latencies) >= 5
+    assert len(probe.latencies) >= 3  # a burst of pings is over in milliseconds: few probes fit
     assert figures["longest_stall"] < (max_stall or MAX_STALL[bolt.codec.IMPLEMENTATION])
     assert probe.percentile(0.99) < 1.5
 
 
-def uvloop_stalls(request) -> None:
-    if request.node.callspec.params["flood_runner"] == ("compiled", "uvloop"):
-        request.applymarker(UVLOOP_STALL)
-
-
-def test_a_burst_of_10000_pings_is_answered_in_full(flood_runner):
+def test_a_burst_of_10000_pings_is_answered_up_to_the_last(flood_runner):
     figures = flood_runner("ping-burst", 10_000)
     result = figures["result"]
-    assert result["pongs"] == 10_000 and result["close_code"] == 1000 and result["tcp_closed"]
+    # §5.5.3: one pong per read, for the latest ping; the last ping is always answered.
+    assert result["last_answered"] and 1 <= result["pongs"] <= 10_001
+    assert result["close_code"] == 1000 and result["tcp_closed"]
     check_bounds(figures)
 
 
-def test_a_stream_of_pings_for_2_seconds_is_answered_in_full(flood_runner, request):
-    uvloop_stalls(request)
+def test_a_stream_of_pings_for_2_seconds_is_answered_up_to_the_last(flood_runner):
     figures = flood_runner("ping-stream", 2)
     result = figures["result"]
     assert result["frames"] > 10_000
-    assert result["pongs"] == result["frames"] and result["close_code"] == 1000 and result["tcp_closed"]
+    assert result["last_answered"] and result["close_code"] == 1000 and result["tcp_closed"]
     check_bounds(figures)
 
 
@@ -181,14 +167,10 @@ def test_a_256_KiB_message_in_one_byte_fragments(flood_runner):
 
 
 def test_pings_from_a_peer_that_never_reads_the_pongs(flood_runner):
-    """The pongs back up: reading stops (so no more pongs are made), memory stays at the write
-    limit, and the peer is dropped after the write timeout."""
-    write_timeout = 1.0
-    figures = flood_runner("ping-noread", 8, write_timeout=write_timeout)
-    result = figures["result"]
-    # Cut by the server (a reset, since the peer's last pings were left unread), well before 8 s.
-    assert result["error"] in ("ConnectionResetError", "BrokenPipeError"), result
-    assert result["seconds"] < write_timeout + 3
-    # Reading stops once the pongs back up, which also ends uvloop's run of reads (see UVLOOP_STALL)
-    # sooner: ~0.3-0.45 s stalls there, ~40 ms on stock asyncio. Hence the looser bound.
-    check_bounds(figures, max_stall=1.0)
+    """One pong per read (§5.5.3) means a peer that never reads its pongs cannot make the server
+    buffer a pong per ping: what waits to be written stays a few bytes per read, far under the
+    write limit, while the flood is parsed like any other."""
+    figures = flood_runner("ping-noread", 3, write_timeout=1.0)
+    assert figures["result"]["sent"] > 1024 * 1024
+    assert figures["write_buffer_peak"] < 64 * 1024
+    check_bounds(figures)
