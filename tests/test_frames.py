@@ -461,3 +461,16 @@ def test_the_parser_counts_the_control_frames_it_returned(frames):
     assert parser.control_frames == 2
     parser.feed(raw_frame(TEXT, b"only data"))
     assert parser.control_frames == 0
+
+
+def test_trim_gives_back_a_grown_buffer_only_when_nothing_is_buffered(frames):
+    parser = frames.FrameParser()
+    small = len(parser.get_buffer(-1))
+    parser.feed(raw_frame(BINARY, b"x" * 200_000))
+    partial = raw_frame(BINARY, b"y" * 10)[:5]
+    parser.feed(partial)
+    parser.trim()  # a frame is half here: nothing may be dropped
+    assert parser.buffered == len(partial)
+    assert parser.feed(raw_frame(BINARY, b"y" * 10)[5:]) == [b"y" * 10]
+    parser.trim()
+    assert len(parser.get_buffer(-1)) <= small
