@@ -36,8 +36,15 @@ def raw_frame(
         header = bytes([first, mask_bit | 127]) + struct.pack("!Q", size)
     if key is None:
         return header + payload
-    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return header + key + masked
+    return header + key + xor_mask(payload, key)
+
+
+def xor_mask(payload: bytes, key: bytes) -> bytes:
+    """RFC 6455 §5.3 masking done here, apart from bolt's kernels, so test inputs do not depend on
+    the code they test: one big-integer XOR is fast enough for megabytes."""
+    size = len(payload)
+    repeated = (key * (size // 4 + 1))[:size]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(size, "little")
 
 
 def outcome(parser, chunks) -> tuple[list, tuple | None]:

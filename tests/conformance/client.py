@@ -6,7 +6,7 @@ bytes (optionally in slow pieces), then reads everything the server sends until 
 TCP (or a time limit passes). The frames are parsed as they arrive, strictly, as a client must
 (RFC 6455 §5): anything the server gets wrong is listed in ``Answer.problems``.
 
-Frames are built here too (``frame``), with their own masking, independent of bolt's writer.
+Frames are built with ``tests.framing.raw_frame`` (``frame`` adds a fresh random key), independent of bolt's writer.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import os
 import struct
 import time
 from dataclasses import dataclass, field
+
+from tests.framing import raw_frame, xor_mask
 
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 RSV1, RSV2, RSV3 = 0x40, 0x20, 0x10
@@ -28,15 +30,6 @@ def upgrade_request(path: str = "/echo", host: str = "127.0.0.1") -> bytes:
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {KEY.decode()}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
-
-
-def mask(payload: bytes, key: bytes) -> bytes:
-    """XOR ``payload`` with the 4-byte ``key`` repeated (§5.3), a word at a time."""
-    if not payload:
-        return b""
-    size = len(payload)
-    repeated = (key * (size // 4 + 1))[:size]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(size, "little")
 
 
 def frame(
@@ -56,21 +49,9 @@ def frame(
     length in the header than the payload's; ``length_bytes`` (0, 2 or 8) forces the encoding of
     the length, minimal or not.
     """
-    size = len(payload) if length is None else length
-    first = (0x80 if fin else 0) | rsv | opcode
-    mask_bit = 0x80 if masked else 0
-    if length_bytes is None:
-        length_bytes = 0 if size < 126 else 2 if size < 65536 else 8
-    if length_bytes == 0:
-        header = bytes([first, mask_bit | size])
-    elif length_bytes == 2:
-        header = bytes([first, mask_bit | 126]) + struct.pack("!H", size)
-    else:
-        header = bytes([first, mask_bit | 127]) + struct.pack("!Q", size)
-    if not masked:
-        return header + payload
-    key = os.urandom(4) if key is None else key
-    return header + key + mask(payload, key)
+    if masked and key is None:
+        key = os.urandom(4)
+    return raw_frame(opcode, payload, fin=fin, rsv=rsv, key=key if masked else None, length=length, length_bytes=length_bytes)
 
 
 def close_frame(code: int | None = 1000, reason: bytes = b"", **options) -> bytes:
@@ -196,7 +177,7 @@ class _FrameReader:
             return None
         payload = bytes(buf[pos : pos + length])
         if second & 0x80:
-            payload = mask(payload, bytes(buf[pos - 4 : pos]))
+            payload = xor_mask(payload, bytes(buf[pos - 4 : pos]))
         del buf[: pos + length]
         return Frame(bool(first & 0x80), first & 0x70, first & 0x0F, payload)
 

@@ -7,6 +7,8 @@ import struct
 
 from hypothesis import strategies as st
 
+from tests.framing import raw_frame
+
 OPCODES = [0x0, 0x1, 0x2, 0x8, 0x9, 0xA, 0x3, 0xB, 0xF]
 PAYLOADS = st.one_of(
     st.binary(max_size=40),
@@ -17,22 +19,9 @@ PAYLOADS = st.one_of(
 
 
 def encode_frame(opcode: int, payload: bytes, fin: bool, rsv: int, key: bytes | None, length_bytes: int | None) -> bytes:
-    size = len(payload)
-    if length_bytes is None:
-        length_bytes = 0 if size < 126 else 2 if size < 65536 else 8
-    if length_bytes == 0 and size > 125:
-        length_bytes = 2
-    first = (0x80 if fin else 0) | rsv | opcode
-    mask_bit = 0x80 if key is not None else 0
-    if length_bytes == 0:
-        header = bytes([first, mask_bit | size])
-    elif length_bytes == 2:
-        header = bytes([first, mask_bit | 126]) + struct.pack("!H", size)
-    else:
-        header = bytes([first, mask_bit | 127]) + struct.pack("!Q", size)
-    if key is None:
-        return header + payload
-    return header + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    if length_bytes == 0 and len(payload) > 125:
+        length_bytes = 2  # a 7-bit length cannot say more than 125
+    return raw_frame(opcode, payload, fin=fin, rsv=rsv, key=key, length_bytes=length_bytes)
 
 
 VALID_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999]
