@@ -211,16 +211,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
             self._unblock_reading("inbox")
         return message
 
-    async def receive(self) -> str | bytes:
-        """The next message: ``str`` for text, ``bytes`` for binary. Returns at once when one is
-        waiting; raises ``ConnectionClosed`` with the close code once no more can come."""
-        inbox = self.inbox
-        while not inbox:
-            if self.receiving_done:
-                raise self.closed_error()
-            await self.message_waiter()
-        return self.take()
-
     @property
     def reading_paused(self) -> bool:
         return bool(self._read_blockers)
