@@ -51,7 +51,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._receiver: asyncio.Future | None = None
         # Why reading is paused: "handshake" (the application has not answered the request yet),
         # "inbox" (the handler is behind), "writes" (the peer is not reading what we send, so we do
-        # not read what would make us send more, such as pongs to a ping flood).
+        # not read what would make us send more), "turn" (a large read of control frames just
+        # happened: other connections get the loop first).
         self._read_blockers: set[str] = set()
         self.writing_paused = False
         self._drainers: list[asyncio.Future] = []
