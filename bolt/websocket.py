@@ -106,7 +106,7 @@ class BaseWebSocket:
         inbox = session.inbox
         while not inbox:
             if session.receiving_done:
-                closed = session.closed_error()
+                closed = session.connection.closed_error()
                 raise WebSocketDisconnect(closed.code, closed.reason)
             if session.connection.state is State.CONNECTING:
                 raise InvalidState("accept() the connection before receiving")
@@ -206,8 +206,7 @@ class BaseWebSocket:
         connection = self._session.connection
         if connection.state is State.CONNECTING:
             return InvalidState("accept() the connection before sending")  # type: ignore[return-value]
-        code = connection.close_code or CloseCode.ABNORMAL_CLOSURE
-        return ConnectionClosed(code, connection.close_reason)
+        return connection.closed_error()
 
 
 class WebSocket(BaseWebSocket):

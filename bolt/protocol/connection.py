@@ -169,12 +169,12 @@ class Connection:
 
     def send_text(self, data: str) -> bytes:
         if self.state is not State.OPEN:
-            raise self._closed()
+            raise self.closed_error()
         return self._writer.text(data)
 
     def send_binary(self, data) -> bytes:
         if self.state is not State.OPEN:
-            raise self._closed()
+            raise self.closed_error()
         return self._writer.binary(data)
 
     def send_ping(self, data=b"") -> bytes:
@@ -195,9 +195,10 @@ class Connection:
 
     def _check_open(self) -> None:
         if self.state is not State.OPEN:
-            raise self._closed()
+            raise self.closed_error()
 
-    def _closed(self) -> ConnectionClosed:
+    def closed_error(self) -> ConnectionClosed:
+        """The error for an operation the closing or closed connection cannot do, with its code."""
         return ConnectionClosed(self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason)
 
     # Closing

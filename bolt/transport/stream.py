@@ -19,7 +19,6 @@ from collections import deque
 
 from bolt.close_codes import CloseCode
 from bolt.events import Close, Pong
-from bolt.exceptions import ConnectionClosed
 from bolt.protocol.connection import Connection, State
 from bolt.transport.settings import Settings
 
@@ -117,7 +116,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
             if handle is not None:
                 handle.cancel()
         self._wake_receiver()
-        closed = ConnectionClosed(self.connection.close_code or CloseCode.ABNORMAL_CLOSURE, self.connection.close_reason)
+        closed = self.connection.closed_error()
         for waiter in self._drainers:
             if not waiter.done():
                 waiter.set_exception(closed)
@@ -199,9 +198,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
         receiver = self._receiver = self.loop.create_future()
         return receiver
 
-    def closed_error(self) -> ConnectionClosed:
-        return ConnectionClosed(self.connection.close_code or CloseCode.ABNORMAL_CLOSURE, self.connection.close_reason)
-
     def take(self) -> str | bytes:
         """The oldest waiting message (the inbox must not be empty)."""
         inbox = self.inbox
@@ -240,7 +236,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
     async def drain(self) -> None:
         """Wait until the transport's buffer is under its low-water mark again."""
         if self._lost:
-            raise self.closed_error()
+            raise self.connection.closed_error()
         waiter = self.loop.create_future()
         self._drainers.append(waiter)
         await waiter
