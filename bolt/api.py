@@ -166,15 +166,12 @@ class BoltAPI:
             await route.endpoint(**arguments)
         except WebSocketDisconnect:
             pass  # the peer went away: a normal end for a handler
-        except ConnectionClosed:
+        except Exception as error:
             # Sending on this handler's own closed connection is how a handler learns its peer
-            # left: a normal end. Sending to another connection that closed (a broadcast racing
-            # a disconnect) is an error the handler left unhandled, and is reported as one.
-            if not session.connection.state >= State.CLOSING:
-                logger.exception("WebSocket handler %s failed", route.endpoint.__qualname__)
-                await session.close(1011)
-            return
-        except Exception:
+            # left: a normal end. Sending to another connection that closed (a broadcast racing a
+            # disconnect) is an error the handler left unhandled, and is reported like any other.
+            if isinstance(error, ConnectionClosed) and session.connection.state >= State.CLOSING:
+                return
             logger.exception("WebSocket handler %s failed", route.endpoint.__qualname__)
             if session.connection.state is State.CONNECTING:
                 session.respond(500, "Internal Server Error")
