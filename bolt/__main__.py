@@ -1,4 +1,8 @@
-"""``python -m bolt module:api --host 127.0.0.1 --port 8000 --workers 1 --log-level info``"""
+"""``python -m bolt module:api --host 127.0.0.1 --port 8000 --workers 1 --log-level info``
+
+What stops the server from starting (a target that does not import, an app that cannot be served)
+is one line on stderr and exit status 2, not a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,30 @@ import importlib
 import os
 import ssl
 import sys
+from typing import Any, NoReturn
 
+from bolt.auth import ConfigurationError
 from bolt.transport.run import run
 
 
-def load_app(target: str):
+def fail(message: str) -> NoReturn:
+    print(f"bolt: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def load_app(target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
-        raise SystemExit(f"expected module:attribute, such as examples.chat:api, not {target!r}")
+        fail(f"expected module:attribute, such as examples.chat:api, not {target!r}")
     sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        fail(f"cannot import {module_name}: {error}")
     try:
         return getattr(module, attribute)
     except AttributeError:
-        raise SystemExit(f"module {module_name} has no attribute {attribute!r}") from None
+        fail(f"module {module_name} has no attribute {attribute!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,15 +52,20 @@ def main(argv: list[str] | None = None) -> None:
     if options.ssl_certfile:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(options.ssl_certfile, options.ssl_keyfile)
-    run(
-        load_app(options.app),
-        options.host,
-        options.port,
-        workers=options.workers,
-        loop=options.loop,
-        ssl=context,
-        log_level=options.log_level,
-    )
+    app = load_app(options.app)
+    try:
+        run(
+            app,
+            options.host,
+            options.port,
+            workers=options.workers,
+            loop=options.loop,
+            ssl=context,
+            log_level=options.log_level,
+        )
+    except ConfigurationError as error:
+        # run() prepares the app before it listens or forks, so this is the only report of it.
+        fail(f"cannot serve {options.app}: {error}")
 
 
 if __name__ == "__main__":

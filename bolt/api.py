@@ -23,7 +23,7 @@ from bolt.protocol.connection import State
 from bolt.protocol.http import Request
 from bolt.responses import to_response
 from bolt.routing import Route, Router
-from bolt.transport.server_session import ServerSession
+from bolt.transport.session import HandshakingSession
 from bolt.transport.settings import Settings
 from bolt.websocket import WebSocket, _compact_json
 
@@ -70,6 +70,14 @@ class BoltAPI:
         # Every backend in use, by identity, for prepare().
         self._backends: dict[int, Any] = {id(backend): backend for backend in self.auth}
         self._prepared = False
+        self._failure_listeners: list[Callable[[WebSocket, Exception], None]] = []
+
+    def on_handler_failure(self, listener: Callable[[WebSocket, Exception], None]) -> Callable[[], None]:
+        """Call ``listener(websocket, error)`` whenever a handler raises (after it is logged and
+        the connection closed 1011); returns a function that removes it. ``TestClient`` uses it to
+        re-raise a handler's error in the test."""
+        self._failure_listeners.append(listener)
+        return lambda: self._failure_listeners.remove(listener)
 
     # Registration
 
@@ -116,7 +124,7 @@ class BoltAPI:
 
     # The application the server runs
 
-    async def __call__(self, session: ServerSession) -> None:
+    async def __call__(self, session: HandshakingSession) -> None:
         request = session.request
         matches = self.router.match_any(request.path)
         if not matches:
@@ -135,7 +143,7 @@ class BoltAPI:
             allowed = sorted({method for route, _ in matches if route.kind == "http" for method in route.methods})
             session.respond(405, "Method Not Allowed", [("Allow", ", ".join(allowed))])
 
-    async def _serve_websocket(self, session: ServerSession, route: Route, path_params: dict) -> None:
+    async def _serve_websocket(self, session: HandshakingSession, route: Route, path_params: dict) -> None:
         request = session.request
         try:
             session.check_upgrade()
@@ -170,18 +178,20 @@ class BoltAPI:
             # Sending on this handler's own closed connection is how a handler learns its peer
             # left: a normal end. Sending to another connection that closed (a broadcast racing a
             # disconnect) is an error the handler left unhandled, and is reported like any other.
-            if isinstance(error, ConnectionClosed) and session.connection.state >= State.CLOSING:
+            if isinstance(error, ConnectionClosed) and session.state >= State.CLOSING:
                 return
             logger.exception("WebSocket handler %s failed", route.endpoint.__qualname__)
-            if session.connection.state is State.CONNECTING:
+            for listener in self._failure_listeners:
+                listener(websocket, error)
+            if session.state is State.CONNECTING:
                 session.respond(500, "Internal Server Error")
-            elif session.connection.state is State.OPEN:
+            elif session.state is State.OPEN:
                 await session.close(1011)  # no details to the peer; the traceback is in the log
             return
-        if session.connection.state is State.CONNECTING and not session.closed:
+        if session.state is State.CONNECTING:
             # Closing before accepting is a refusal (as in ASGI); close(code) is the way to send one.
             session.respond(403, "The handler refused the connection")
-        elif session.connection.state is State.OPEN:
+        elif session.state is State.OPEN:
             await session.close(1000)
 
     def prepare(self) -> None:
@@ -194,7 +204,7 @@ class BoltAPI:
                 prepare(self)
         self._prepared = True
 
-    async def _authorize(self, session: ServerSession, websocket: WebSocket, route: Route) -> bool:
+    async def _authorize(self, session: HandshakingSession, websocket: WebSocket, route: Route) -> bool:
         """Authentication backends in order, the first that accepts fills the context; then every
         guard must agree. A refusal is an HTTP answer before the upgrade (401, 403; 431 or 400 for
         an oversized credential), or with ``auth_failure="close"`` an accepted connection closed
@@ -217,7 +227,7 @@ class BoltAPI:
             ExpiryTimer(session, expires_at)
         return True
 
-    async def _authenticate(self, session: ServerSession, websocket: WebSocket, backends: list) -> None:
+    async def _authenticate(self, session: HandshakingSession, websocket: WebSocket, backends: list) -> None:
         offered = websocket.subprotocols
         for backend in backends:
             marker = getattr(backend, "carrier_subprotocol", None)
@@ -242,23 +252,23 @@ class BoltAPI:
         raise refused or AuthenticationFailed(challenge=_challenges(backends))
 
     async def _refuse(
-        self, session: ServerSession, websocket: WebSocket, route: Route, failure: AuthenticationFailed
+        self, session: HandshakingSession, websocket: WebSocket, route: Route, failure: AuthenticationFailed
     ) -> None:
         # The path, not the target: the query may hold a token.
         logger.info("refused %s: %s (%d)", session.request.path, failure.reason, failure.status)
         if failure.status == 401 and failure.challenge == "Bearer":
             # A guard's 401 names what this route's backends accept (RFC 7235 §4.1).
             failure.challenge = _challenges(route.options["auth"])
-        if route.options["auth_failure"] == "close" and session.connection.state is State.CONNECTING:
+        if route.options["auth_failure"] == "close" and session.state is State.CONNECTING:
             try:
                 # Closing before accepting completes the handshake first, so a browser sees the code.
                 await websocket.close(failure.close_code, _close_reason(failure.reason))
-            except InvalidState:
+            except (InvalidState, WebSocketDisconnect):
                 pass  # the client went away before the 101
         else:
             session.respond(failure.status, failure.reason, failure.headers)
 
-    async def _serve_http(self, session: ServerSession, route: Route, path_params: dict) -> None:
+    async def _serve_http(self, session: HandshakingSession, route: Route, path_params: dict) -> None:
         request = session.request
         try:
             arguments = route.options["plan"].resolve(

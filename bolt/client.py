@@ -30,7 +30,12 @@ class ClientWebSocket(BaseWebSocket):
     @property
     def response_headers(self) -> Headers:
         """The headers of the server's 101."""
-        return self._session.connection.response.headers
+        return self._session.response.headers
+
+    @property
+    def local_address(self) -> tuple | None:
+        """This end's (host, port)."""
+        return self._session.local_address
 
 
 class connect:

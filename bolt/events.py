@@ -1,9 +1,11 @@
-"""What the frame parser hands up besides messages: one small object per control frame.
+"""What the frame parser hands up besides messages: a small object per pong or close frame.
 
 A complete message is handed up as itself, a ``str`` (text) or ``bytes`` (binary), with no object
 around it: wrapping each message cost more than parsing it (a Python ``__init__`` and a garbage
-collector-tracked object per message; measured in bench/bench_frames.py). Control frames are rare,
-and these plain ``__slots__`` classes, shared by both codec implementations, carry them.
+collector-tracked object per message; measured in bench/bench_frames.py). A ping is not handed up
+at all: the parser writes its pong itself (``take_pongs()``), so a ping flood builds no objects.
+Pongs and close frames are rare, and these plain ``__slots__`` classes, shared by both codec
+implementations, carry them.
 """
 
 from __future__ import annotations
@@ -26,15 +28,6 @@ class Event:
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"{type(self).__name__}({args})"
-
-
-class Ping(Event):
-    """A ping frame; RFC 6455 §5.5.2 says to answer it with a pong carrying the same data."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
 
 
 class Pong(Event):

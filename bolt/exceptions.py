@@ -12,7 +12,8 @@ The tree says whose fault an error is::
     │   ├── HeadersTooLarge      431
     │   └── HandshakeRejected    client role: the server answered with something other than 101
     ├── InvalidState             local misuse: an operation the connection's state forbids
-    │   └── ConnectionClosed     sending after the close handshake began
+    │   ├── ConnectionClosed     sending after the close handshake began
+    │   └── ConcurrencyError     a second receive() while another is waiting on the same connection
     └── WebSocketDisconnect      the API's receive_*(): the peer closed or the connection dropped
 
 Bad arguments to a local call (a control payload over 125 bytes, a close code that may not be
@@ -121,6 +122,11 @@ class ConnectionClosed(InvalidState):
         super().__init__(f"Connection closed (code {code}{', ' + reason if reason else ''})")
         self.code = code
         self.reason = reason
+
+
+class ConcurrencyError(InvalidState):
+    """Two coroutines tried to receive from one connection at once: which of them a message
+    belongs to is undefined, so the second call fails at once instead of leaving one waiting."""
 
 
 class WebSocketDisconnect(BoltError):

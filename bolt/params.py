@@ -52,13 +52,11 @@ from bolt.exceptions import HandshakeError
 
 __all__ = ["Cookie", "Header", "ParameterError", "Plan", "Query", "analyze", "parse_cookies", "parse_query"]
 
-# The longest stretch of a bad value an error message repeats: enough to recognise it, not enough to
-# turn a 400 into an echo of whatever a client sent.
-SHOWN_CHARS = 100
-
-
 class ParameterError(HandshakeError):
     """A parameter is missing or does not coerce: the upgrade is refused with a 400 naming it.
+
+    The message names the parameter and what it expects, never the value received: a query,
+    header or cookie value may be a credential (``?token=...``), and a 400 body is no place for it.
 
     ``name`` is the key the client sent or should have sent (the header, cookie or query key, the
     path parameter's name), ``location`` one of "path", "query", "header", "cookie". A
@@ -307,13 +305,13 @@ class Plan:
                     try:
                         values.append(convert(text))
                     except ValueError:
-                        raise _bad_value(source, key, expected, text) from None
+                        raise _bad_value(source, key, expected) from None
                 kwargs[kwarg] = values
             else:
                 try:
                     kwargs[kwarg] = convert(raw)
                 except ValueError:
-                    raise _bad_value(source, key, expected, raw) from None
+                    raise _bad_value(source, key, expected) from None
         return kwargs
 
     def __repr__(self) -> str:
@@ -321,9 +319,8 @@ class Plan:
         return f"<Plan {name} {self.parameters}>"
 
 
-def _bad_value(source: int, key: str, expected: str, text: str) -> ParameterError:
-    shown = repr(text[:SHOWN_CHARS]) + ("..." if len(text) > SHOWN_CHARS else "")
-    return ParameterError(f"{_LABELS[source]} {key!r}: expected {expected}, got {shown}", key, _LOCATIONS[source])
+def _bad_value(source: int, key: str, expected: str) -> ParameterError:
+    return ParameterError(f"{_LABELS[source]} {key!r}: expected {expected}", key, _LOCATIONS[source])
 
 
 # -- reading the signature -----------------------------------------------------------------------

@@ -9,15 +9,19 @@ handshake and the real codec.
 ``TestClient`` runs the server on an event loop in a background thread and offers a synchronous
 API; ``AsyncTestClient`` runs it on the test's own loop. A refused handshake raises
 ``HandshakeRejected`` (``.status``, ``.body``); a server close makes ``receive_*()`` raise
-``WebSocketDisconnect`` with its code and reason.
+``WebSocketDisconnect`` with its code and reason. An exception a handler raised is raised again in
+the test when its ``websocket_connect`` block ends (``raise_server_exceptions=False`` turns it off),
+as Starlette's test client does: a failing handler cannot pass a test by accident.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bolt.client import ClientWebSocket, connect
@@ -74,18 +78,60 @@ class AsyncTestClient:
 
     __test__ = False
 
-    def __init__(self, api: Any, settings: Settings | None = None) -> None:
+    def __init__(self, api: Any, settings: Settings | None = None, *, raise_server_exceptions: bool = True) -> None:
         self.api = api
-        self.server = Server(api, settings or getattr(api, "settings", None))
+        self.server = Server(self, settings or getattr(api, "settings", None))
         self.host = "127.0.0.1"
         self.port = 0
+        self.raise_server_exceptions = raise_server_exceptions
+        # The application task serving each client address, and what its handler raised.
+        self._tasks: dict[tuple, asyncio.Task] = {}
+        self._failures: dict[tuple, Exception] = {}
+        self._stop_listening: Callable[[], None] | None = None
+
+    def prepare(self) -> None:
+        prepare = getattr(self.api, "prepare", None)
+        if prepare is not None:
+            prepare()
+
+    async def __call__(self, session: Any) -> None:
+        address = session.client
+        task = asyncio.current_task()
+        if address is not None and task is not None:
+            self._tasks[address] = task
+        try:
+            await self.api(session)
+        finally:
+            self._tasks.pop(address, None)
+
+    def _handler_failed(self, websocket: Any, error: Exception) -> None:
+        if websocket.client is not None:
+            self._failures[tuple(websocket.client)] = error
 
     async def __aenter__(self) -> AsyncTestClient:
+        on_failure = getattr(self.api, "on_handler_failure", None)
+        if on_failure is not None:
+            self._stop_listening = on_failure(self._handler_failed)
         (self.host, self.port, *_), *_ = await self.server.start(self.host, 0)
         return self
 
     async def __aexit__(self, *exc_info) -> None:
-        await self.server.shutdown(timeout=2.0)
+        try:
+            await self.server.shutdown(timeout=2.0)
+        finally:
+            if self._stop_listening is not None:
+                self._stop_listening()
+                self._stop_listening = None
+
+    async def handler_outcome(self, websocket: ClientWebSocket, timeout: float) -> None:
+        """Wait (up to ``timeout``) for the handler serving ``websocket`` to end; raise what it raised."""
+        address = websocket.local_address
+        task = self._tasks.pop(address, None)
+        if task is not None and not task.done():
+            await asyncio.wait([task], timeout=timeout)
+        failure = self._failures.pop(address, None)
+        if failure is not None and self.raise_server_exceptions:
+            raise failure
 
     def url(self, path: str) -> str:
         return f"ws://{self.host}:{self.port}{path}"
@@ -103,35 +149,77 @@ class TestClient:
 
     __test__ = False
 
-    def __init__(self, api: Any, settings: Settings | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, api: Any, settings: Settings | None = None, timeout: float = 10.0, *, raise_server_exceptions: bool = True
+    ) -> None:
         self.timeout = timeout
-        self._async = None
+        self._async: AsyncTestClient | None = None
         self._api = api
         self._settings = settings
+        self._raise_server_exceptions = raise_server_exceptions
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> TestClient:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="bolt-test-server", daemon=True)
+        self._thread = threading.Thread(target=self._run_loop, name="bolt-test-server", daemon=True)
         self._thread.start()
 
         async def start() -> AsyncTestClient:
-            return await AsyncTestClient(self._api, self._settings).__aenter__()
+            client = AsyncTestClient(self._api, self._settings, raise_server_exceptions=self._raise_server_exceptions)
+            return await client.__aenter__()
 
-        self._async = self._call(start())
+        try:
+            self._async = self._call(start())
+        except BaseException:
+            self._stop()
+            raise
         return self
+
+    def _run_loop(self) -> None:
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            if self._async is not None:
+                self._async.server.stop_listening()
+            # Whatever is left (a handler still running) is cancelled and awaited, as asyncio.run()
+            # does, so no task is destroyed while pending.
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.wait(tasks, timeout=self.timeout))
+        finally:
+            loop.close()
 
     def __exit__(self, *exc_info) -> None:
         try:
             self._call(self._async.__aexit__(None, None, None))
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(self.timeout)
-            self._loop.close()
+            self._stop()
+
+    def _stop(self) -> None:
+        """Stop the server's loop and thread. A loop blocked by a handler (blocking code in an async
+        handler) still loses its listening socket at once, and is given one more timeout to stop."""
+        loop, thread = self._loop, self._thread
+        if self._async is not None and thread.is_alive():
+            _unlisten(self._async.server)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(self.timeout)
+        if thread.is_alive():
+            raise RuntimeError(
+                f"the test server's event loop did not stop within {self.timeout} s: "
+                "a handler is blocking it (blocking code in an async handler?)"
+            )
 
     def _call(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self.timeout)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(self.timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     @property
     def port(self) -> int:
@@ -160,6 +248,7 @@ class WebSocketTestSession:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+        self._client._call(self._client._async.handler_outcome(self.websocket, self._client.timeout))
 
     @property
     def subprotocol(self) -> str | None:
@@ -192,3 +281,15 @@ class WebSocketTestSession:
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         self._client._call(self.websocket.close(code, reason))
+
+
+def _unlisten(server: Server) -> None:
+    """Stop a server's sockets listening from another thread, while its loop cannot run: on Linux
+    ``shutdown()`` of a listening socket makes the kernel refuse new connections at once. The loop
+    closes the sockets themselves once it runs again."""
+    for listener in server.listening_sockets():
+        try:
+            with socket.socket(fileno=os.dup(listener.fileno())) as duplicate:
+                duplicate.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

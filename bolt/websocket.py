@@ -17,11 +17,10 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 from bolt.close_codes import CloseCode
-from bolt.exceptions import ConnectionClosed, InvalidState, WebSocketDisconnect
+from bolt.exceptions import InvalidState, WebSocketDisconnect
 from bolt.protocol.connection import State
 from bolt.protocol.http import Headers
-from bolt.transport.server_session import ServerSession
-from bolt.transport.stream import WebSocketStream
+from bolt.transport.session import HandshakingSession, Session
 
 
 class WebSocketState(Enum):
@@ -64,13 +63,17 @@ class _Messages:
 
 
 class BaseWebSocket:
-    """Receiving, sending and closing, the same for a server's handler and a client."""
+    """Receiving, sending and closing, the same for a server's handler and a client.
+
+    It talks to its session only (``bolt.transport.session.Session``): never to the protocol
+    object or the asyncio transport underneath.
+    """
 
     __slots__ = ("_session", "_loads", "_dumps")
 
     def __init__(
         self,
-        session: WebSocketStream,
+        session: Session,
         *,
         json_loads: Callable[[str | bytes], Any] = json.loads,
         json_dumps: Callable[[Any], str | bytes] = _compact_json,
@@ -81,53 +84,49 @@ class BaseWebSocket:
 
     @property
     def state(self) -> WebSocketState:
-        return _STATES[self._session.connection.state]
+        return _STATES[self._session.state]
 
     @property
     def subprotocol(self) -> str | None:
-        return self._session.connection.subprotocol
+        return self._session.subprotocol
 
     @property
     def close_code(self) -> int | None:
         """Once closed: the peer's close code, or the one bolt closed with (1006 if TCP dropped)."""
-        return self._session.connection.close_code
+        return self._session.close_code
+
+    @property
+    def close_reason(self) -> str:
+        return self._session.close_reason
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Close with ``code`` and ``reason`` and wait for the peer's answer (up to the close
         timeout). Closing a connection that is already closing does nothing."""
-        if self._session.connection.state is State.OPEN:
+        if self._session.state is State.OPEN:
             await self._session.close(code, reason)
 
     # Receiving
 
-    async def receive(self) -> str | bytes:
-        """The next message: ``str`` for text, ``bytes`` for binary."""
-        session = self._session
-        inbox = session.inbox
-        while not inbox:
-            if session.receiving_done:
-                closed = session.connection.closed_error()
-                raise WebSocketDisconnect(closed.code, closed.reason)
-            if session.connection.state is State.CONNECTING:
-                raise InvalidState("accept() the connection before receiving")
-            await session.message_waiter()
-        return session.take()
+    def receive(self) -> Awaitable[str | bytes]:
+        """The next message: ``str`` for text, ``bytes`` for binary. ``WebSocketDisconnect`` when
+        the connection is over; ``ConcurrencyError`` if another task is already receiving."""
+        return self._session.receive()
 
     async def receive_text(self) -> str:
-        message = await self.receive()
+        message = await self._session.receive("receive_text()")
         if type(message) is not str:
             await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a text message, received binary")
         return message  # type: ignore[return-value]
 
     async def receive_bytes(self) -> bytes:
-        message = await self.receive()
+        message = await self._session.receive("receive_bytes()")
         if type(message) is not bytes:
             await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a binary message, received text")
         return message  # type: ignore[return-value]
 
     async def receive_json(self) -> Any:
         """The next message (text or binary) parsed as JSON."""
-        message = await self.receive()
+        message = await self._session.receive("receive_json()")
         try:
             return self._loads(message)
         except ValueError:
@@ -149,41 +148,22 @@ class BaseWebSocket:
     def iter_json(self) -> AsyncIterator[Any]:
         return _Messages(self.receive_json)
 
-    # Sending
-
-    # The three sends write in place rather than share a helper coroutine: one coroutine less
-    # per message is worth a few repeated lines on the path every message takes.
+    # Sending: the session writes at once and says whether its buffer asks us to wait.
 
     async def send_text(self, data: str) -> None:
         session = self._session
-        try:
-            frame = session.connection.send_text(data)
-        except ConnectionClosed:
-            raise self._closed_error() from None
-        session.transport.write(frame)
-        if session.writing_paused:
+        if session.send_text(data):
             await session.drain()
 
     async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
         session = self._session
-        try:
-            frame = session.connection.send_binary(data)
-        except ConnectionClosed:
-            raise self._closed_error() from None
-        session.transport.write(frame)
-        if session.writing_paused:
+        if session.send_bytes(data):
             await session.drain()
 
     async def send(self, data: str | bytes) -> None:
         """Send ``str`` as text and bytes-like as binary."""
         session = self._session
-        connection = session.connection
-        try:
-            frame = connection.send_text(data) if isinstance(data, str) else connection.send_binary(data)
-        except ConnectionClosed:
-            raise self._closed_error() from None
-        session.transport.write(frame)
-        if session.writing_paused:
+        if session.send_text(data) if isinstance(data, str) else session.send_bytes(data):
             await session.drain()
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
@@ -197,16 +177,7 @@ class BaseWebSocket:
 
     async def ping(self, data: bytes | None = None) -> float:
         """Ping the peer and return the round-trip time in seconds."""
-        try:
-            return await self._session.ping(data)
-        except ConnectionClosed:
-            raise self._closed_error() from None
-
-    def _closed_error(self) -> ConnectionClosed:
-        connection = self._session.connection
-        if connection.state is State.CONNECTING:
-            return InvalidState("accept() the connection before sending")  # type: ignore[return-value]
-        return connection.closed_error()
+        return await self._session.ping(data)
 
 
 class WebSocket(BaseWebSocket):
@@ -216,7 +187,7 @@ class WebSocket(BaseWebSocket):
 
     def __init__(
         self,
-        session: ServerSession,
+        session: HandshakingSession,
         *,
         path_params: Mapping[str, Any] | None = None,
         query_params: Mapping[str, str] | None = None,
@@ -245,25 +216,27 @@ class WebSocket(BaseWebSocket):
     @property
     def subprotocols(self) -> list[str]:
         """What the client offered, in its order of preference."""
-        return self._session.connection.offered_subprotocols
+        return self._session.offered_subprotocols
 
     @property
     def url(self) -> str:
         request = self._session.request
-        scheme = "wss" if self._session.server.ssl is not None else "ws"
+        scheme = "wss" if self._session.secure else "ws"
         return f"{scheme}://{request.headers.get('Host', '')}{request.target}"
 
     # The handshake
 
     async def accept(self, subprotocol: str | None = None, headers: Iterable[tuple[str, str]] | None = None) -> None:
         """Complete the handshake with a 101; ``subprotocol`` must be one the client offered."""
-        if self._session.connection.state is not State.CONNECTING:
+        if self._session.closed:
+            raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, "the client left before the handshake completed")
+        if self._session.state is not State.CONNECTING:
             raise InvalidState(f"accept() on a connection that is {self.state.name}, not CONNECTING")
         self._session.accept(subprotocol, headers or ())
 
     async def reject(self, status: int = 403, body: bytes | str = b"", headers: Iterable[tuple[str, str]] = ()) -> None:
         """Refuse the upgrade with a plain HTTP answer (before ``accept()``)."""
-        if self._session.connection.state is not State.CONNECTING:
+        if self._session.state is not State.CONNECTING:
             raise InvalidState("reject() is only possible before accept()")
         self._session.respond(status, body, headers)
 
@@ -275,9 +248,7 @@ class WebSocket(BaseWebSocket):
         connection that is already closing does nothing.
         """
         session = self._session
-        if session.connection.state is State.CONNECTING:
-            if session.closed:
-                return
+        if session.state is State.CONNECTING:
             session.accept()
         await super().close(code, reason)
 

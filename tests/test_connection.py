@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bolt.events import Close, Ping, Pong
+from bolt.events import Close, Pong
 from bolt.exceptions import ConnectionClosed
 from bolt.protocol.connection import Connection, State, _fit_reason
 from tests.framing import raw_frame
@@ -34,7 +34,8 @@ def test_messages_are_delivered_and_sends_are_frames(server):
 
 def test_ping_is_answered_with_a_pong_carrying_the_same_payload(server):
     events = server.receive_data(raw_frame(PING, b"are you there"))
-    assert events == [Ping(b"are you there")]
+    assert events == []  # the codec answers pings itself: no event, no object per ping
+    assert server.needs_attention
     assert from_server(server.data_to_send()) == [Pong(b"are you there")]
     assert server.data_to_send() == b""
 
@@ -72,8 +73,9 @@ def test_sending_after_close_is_refused(server):
         server.send_text("too late")
     with pytest.raises(ConnectionClosed):
         server.send_close()
-    # Messages the peer sent before it saw our close still arrive; its close completes the handshake.
-    assert server.receive_data(raw_frame(TEXT, b"in flight")) == ["in flight"]
+    # Messages the peer sent before it saw our close are read and dropped (we asked to close and
+    # wait only for its close frame, §7.1.2); its close completes the handshake.
+    assert server.receive_data(raw_frame(TEXT, b"in flight")) == []
     server.receive_data(raw_frame(CLOSE, b"\x03\xe9"))
     assert server.data_to_send() == b""  # our close was already sent: no second one
     assert server.should_close_transport
@@ -121,7 +123,7 @@ def test_buffered_reads(server):
     view = server.get_buffer(-1)
     view[: len(data)] = data
     del view
-    assert server.buffer_updated(len(data)) == ["one", Ping(b"")]
+    assert server.buffer_updated(len(data)) == ["one"]
     assert server.data_to_send() == b"\x8a\x00"
 
 
@@ -131,7 +133,33 @@ def test_long_failure_reasons_are_cut_at_a_character_boundary():
     assert len(cut.encode()) <= 123 and reason.startswith(cut) and len(cut) == 61
 
 
-def test_many_pings_in_one_read_get_one_pong_for_the_latest(server):
-    events = server.receive_data(raw_frame(PING, b"1") + raw_frame(TEXT, b"x") + raw_frame(PING, b"2") + raw_frame(PING, b"3"))
-    assert events == [Ping(b"1"), "x", Ping(b"2"), Ping(b"3")]
-    assert from_server(server.data_to_send()) == [Pong(b"3")]
+def test_every_ping_in_one_read_gets_its_pong_in_order(server):
+    """§5.5.2: each ping is answered with its own payload; the pongs of one read leave together."""
+    pings = [str(i).encode() * i for i in range(10)]
+    data = b"".join(raw_frame(PING, payload) for payload in pings[:5]) + raw_frame(TEXT, b"x")
+    data += b"".join(raw_frame(PING, payload) for payload in pings[5:])
+    assert server.receive_data(data) == ["x"]
+    assert from_server(server.data_to_send()) == [Pong(payload) for payload in pings]
+    assert server.data_to_send() == b""
+
+
+def test_pings_after_our_close_are_not_answered(server):
+    server.send_close(1000)
+    assert server.receive_data(raw_frame(PING, b"late") + raw_frame(TEXT, b"dropped")) == []
+    assert server.data_to_send() == b""
+
+
+def test_a_held_violation_hands_up_what_came_before_and_waits(codec):
+    """With hold_violations, the messages before a violation are returned, the connection stays
+    OPEN (the application may still answer them), and fail_held() sends the close (§7.1.7)."""
+    server = Connection(hold_violations=True)
+    data = raw_frame(PING, b"p") + raw_frame(TEXT, b"valid") + raw_frame(TEXT, b"x", rsv=0x20) + raw_frame(PING, b"q")
+    assert server.receive_data(data) == ["valid"]
+    assert server.violation is not None and server.violation.close_code == 1002
+    assert server.state is State.OPEN and not server.should_close_transport
+    assert from_server(server.data_to_send()) == [Pong(b"p")]  # only the ping before the violation
+    reply = server.send_text("answer")
+    assert server.receive_data(raw_frame(TEXT, b"ignored")) == []
+    server.fail_held()
+    assert from_server(reply + server.data_to_send()) == ["answer", Close(1002, "reserved bits set without a negotiated extension")]
+    assert server.should_close_transport and server.close_code == 1002

@@ -7,10 +7,11 @@ import zlib
 
 import pytest
 
-from bolt.events import Close, Ping, Pong
+from bolt.events import Close, Pong
 from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolError
 from tests.conftest import load_module
 from tests.framing import outcome, parse_every_way, raw_frame
+from tests.test_frames_pongs import every_way, pong_frame, unmask_frames
 
 TEXT, BINARY, CLOSE, PING, PONG, CONT = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
 RSV1, RSV2, RSV3 = 0x40, 0x20, 0x10
@@ -51,7 +52,8 @@ def test_rfc_fragmented_unmasked_text(frames):
 
 
 def test_rfc_ping_and_masked_pong(frames):
-    assert client_events(frames, bytes.fromhex("890548656c6c6f")) == ([Ping(b"Hello")], None)
+    # A ping makes no event: the parser answers it (tests/test_frames_pongs.py).
+    assert client_events(frames, bytes.fromhex("890548656c6c6f")) == ([], None)
     assert server_events(frames, bytes.fromhex("8a8537fa213d7f9f4d5158")) == ([Pong(b"Hello")], None)
 
 
@@ -108,9 +110,10 @@ def test_control_frames_between_fragments(frames):
         + raw_frame(PING, b"")
         + raw_frame(CONT, b"\x02")
     )
-    events, error = server_events(frames, data)
+    events, error, pongs = every_way(frames, data + TRAILING_MASKED, client=False)
     assert error is None
-    assert events == [Ping(b"p1"), Pong(b"p2"), "κόσμε", Ping(b""), b"\x00\x01\x02"]
+    assert events == [Pong(b"p2"), "κόσμε", b"\x00\x01\x02"]
+    assert pongs == pong_frame(b"p1") + pong_frame(b"")
 
 
 def test_fragmented_binary_with_empty_fragments(frames):
@@ -190,9 +193,10 @@ def test_masked_server_frame_is_refused_by_a_client(frames):
 
 def test_events_before_a_violation_are_kept(frames):
     data = raw_frame(TEXT, b"first") + raw_frame(PING, b"p") + raw_frame(0x3, b"bad") + raw_frame(TEXT, b"never")
-    events, error = server_events(frames, data)
-    assert events == ["first", Ping(b"p")]
+    events, error, pongs = every_way(frames, data, client=False)
+    assert events == ["first"]
     assert error == (ProtocolError, 1002, "reserved opcode 0x3")
+    assert pongs == pong_frame(b"p")
 
 
 def test_feeding_after_a_failure_is_local_misuse(frames):
@@ -237,7 +241,8 @@ def test_huge_declared_length_is_refused_without_buffering(frames):
 def test_message_exactly_at_the_limit_is_accepted(frames):
     parser = frames.FrameParser(max_message_size=10)
     data = raw_frame(BINARY, b"12345", fin=False) + raw_frame(PING, b"") + raw_frame(CONT, b"67890")
-    assert parser.feed(data) == [Ping(b""), b"1234567890"]
+    assert parser.feed(data) == [b"1234567890"]
+    assert parser.take_pongs() == pong_frame(b"")
 
 
 def test_invalid_utf8_is_refused_while_the_frame_is_still_arriving(frames):
@@ -376,7 +381,9 @@ def test_writer_round_trips_through_the_parser(frames, client):
     text = "héllo wörld ✓ " * 500
     blob = os.urandom(70_000)
     data = writer.text(text) + writer.binary(blob) + writer.ping(b"p") + writer.pong() + writer.close(4001, "Invalid token")
-    assert parser.feed(data) == [text, blob, Ping(b"p"), Pong(b""), Close(4001, "Invalid token")]
+    assert parser.feed(data) == [text, blob, Pong(b""), Close(4001, "Invalid token")]
+    pongs = parser.take_pongs()
+    assert (unmask_frames(pongs) if not client else pongs) == pong_frame(b"p")
 
 
 def test_fragmentation_splits_at_the_configured_size(frames):
@@ -455,7 +462,7 @@ def test_reads_that_fill_the_buffer_make_the_next_offer_larger(frames):
     assert len(parser.get_buffer(-1)) >= 256 * 1024 - 2
 
 
-def test_the_parser_counts_the_control_frames_it_returned(frames):
+def test_the_parser_counts_the_control_frames_it_parsed(frames):
     parser = frames.FrameParser()
     parser.feed(raw_frame(TEXT, b"a") + raw_frame(PING, b"") + raw_frame(BINARY, b"b") + raw_frame(PONG, b""))
     assert parser.control_frames == 2

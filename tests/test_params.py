@@ -127,7 +127,7 @@ def test_int_accepts(h, text):
 def test_int_refuses(h, text):
     error = refused(plan_for(h, h.typed), query=typed_query(i=text))
     assert (error.name, error.location, error.status) == ("i", "query", 400)
-    assert str(error).startswith("query parameter 'i': expected an integer, got ")
+    assert str(error) == "query parameter 'i': expected an integer"
 
 
 @pytest.mark.parametrize(("text", "value"), [("1", 1.0), ("-2.5", -2.5), (".5", 0.5), ("3.", 3.0), ("1e3", 1000.0)])
@@ -138,7 +138,7 @@ def test_float_accepts(h, text, value):
 @pytest.mark.parametrize("text", ["", "nan", "inf", "-Infinity", "1e999", "1,5", "1_0", " 1", "abc"])
 def test_float_refuses(h, text):
     error = refused(plan_for(h, h.typed), query=typed_query(f=text))
-    assert str(error) == f"query parameter 'f': expected a number, got {text!r}"
+    assert str(error) == "query parameter 'f': expected a number"
 
 
 @pytest.mark.parametrize("text", ["true", "True", "TRUE", "1", "yes", "YES", "on", "On"])
@@ -190,7 +190,7 @@ def test_enum_value_wins_over_name():
 
 def test_enum_refuses_naming_the_choices(h):
     error = refused(plan_for(h, h.typed), query=typed_query(c="blue"))
-    assert str(error) == "query parameter 'c': expected one of 'red', 'green', got 'blue'"
+    assert str(error) == "query parameter 'c': expected one of 'red', 'green'"
     assert refused(plan_for(h, h.typed), query=typed_query(c="Red")).name == "c"  # case matters
 
 
@@ -219,8 +219,8 @@ def test_optionals(h):
     assert resolve(plan) == {"a": None, "b": None, "c": 7, "d": None}
     given = [("a", "1"), ("b", "2"), ("c", "3"), ("d", "green")]
     assert resolve(plan, query=given) == {"a": 1, "b": 2, "c": 3, "d": h.Color.GREEN}
-    assert str(refused(plan, query=[("a", "x")])) == "query parameter 'a': expected an integer, got 'x'"
-    assert "expected an integer, got ''" in str(refused(plan, query=[("b", "")]))  # blank is a value
+    assert str(refused(plan, query=[("a", "x")])) == "query parameter 'a': expected an integer"
+    assert str(refused(plan, query=[("b", "")])) == "query parameter 'b': expected an integer"  # blank is a value
 
 
 def test_defaults(h):
@@ -254,7 +254,7 @@ def test_list_default_is_copied_per_request(h):
 
 def test_list_element_that_does_not_coerce(h):
     error = refused(plan_for(h, h.lists), query=[("ids", "1"), ("ids", "two")])
-    assert str(error) == "query parameter 'ids': expected an integer, got 'two'"
+    assert str(error) == "query parameter 'ids': expected an integer"
 
 
 def test_unannotated_and_any_are_text(h):
@@ -272,11 +272,11 @@ def test_keyword_only_parameters(h):
     assert resolve(plan, query=[("page", "3")], websocket="ws") == {"websocket": "ws", "page": 3}
 
 
-def test_bad_value_is_shown_truncated(h):
-    error = refused(plan_for(h, h.typed), query=typed_query(i="x" * 10_000))
-    assert str(error) == "query parameter 'i': expected an integer, got '" + "x" * 100 + "'..."
-    error = refused(plan_for(h, h.typed), query=typed_query(i="\r\n<script>"))
-    assert "'\\r\\n<script>'" in str(error)  # repr: control characters are escaped
+def test_bad_value_is_never_repeated(h):
+    # The value may be a credential (?token=...), and the message is the body of the 400.
+    for text in ("x" * 10_000, "\r\n<script>", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"):
+        error = refused(plan_for(h, h.typed), query=typed_query(i=text))
+        assert str(error) == "query parameter 'i': expected an integer"
 
 
 def test_parameter_error_is_a_handshake_error():
@@ -331,9 +331,9 @@ def test_header_and_cookie_that_do_not_coerce(h):
     plan = plan_for(h, h.markers)
     base = [("X-Token", "t"), ("User-Agent", "u")]
     error = refused(plan, headers=[*base, ("X-Trace", "nine")], cookies={"session": "s"})
-    assert (str(error), error.location) == ("header 'X-Trace': expected an integer, got 'nine'", "header")
+    assert (str(error), error.location) == ("header 'X-Trace': expected an integer", "header")
     error = refused(plan, headers=base, cookies={"session": "s", "ui-theme": "pink"})
-    assert (str(error), error.location) == ("cookie 'ui-theme': expected one of 'red', 'green', got 'pink'", "cookie")
+    assert (str(error), error.location) == ("cookie 'ui-theme': expected one of 'red', 'green'", "cookie")
 
 
 def test_marker_aliases_must_be_text():
@@ -379,7 +379,7 @@ def test_path_value_that_does_not_coerce(h):
     plan = plan_for(h, h.path_coerced, ("room_id", "tone", "price", "where", "raw"))
     error = refused(plan, path={"room_id": "abc", "tone": "red", "price": 3, "where": 8, "raw": 9})
     assert (str(error), error.name, error.location) == (
-        "path parameter 'room_id': expected an integer, got 'abc'",
+        "path parameter 'room_id': expected an integer",
         "room_id",
         "path",
     )

@@ -8,18 +8,23 @@ The parser owns its receive buffer so that an ``asyncio.BufferedProtocol`` can r
 every complete frame in the buffer and returns the events they make, unmasking in place. A frame
 still arriving is unmasked as far as it has come and, if it carries text, validated as far as it has
 come, so invalid UTF-8 is refused before the rest of the frame is even sent (fail fast, §8.1).
+
+Every argument that is not already exact ``bytes``, ``bytearray`` or ``str`` goes through
+``bolt._coerce``, the one coercion step both twins share.
 """
 
 from __future__ import annotations
 
+import operator
 import os
 import struct
 from typing import Callable
 
+from bolt._coerce import as_bytes, as_str, byte_view, close_payload, size_limit
 from bolt._pure.mask import mask, mask_inplace
 from bolt._pure.utf8 import Utf8Validator
 from bolt.close_codes import is_valid_close_code
-from bolt.events import Close, Ping, Pong
+from bolt.events import Close, Pong
 from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolError
 
 OP_CONTINUATION = 0x0
@@ -42,18 +47,38 @@ MAX_READ_SIZE = 256 * 1024
 SHRINK_ABOVE = 1024 * 1024
 LARGE_FRAME = 64 * 1024
 MAX_CONTROL_PAYLOAD = 125
-MAX_CLOSE_REASON = 123
 _MASK_POOL_SIZE = 4096
 
 Decompress = Callable[[bytes], bytes]
 Compress = Callable[[bytes], bytes]
 
 
+class _MaskKeys:
+    """Masking keys for the frames this end sends (§5.3), 4 bytes at a time from a pool that one
+    ``os.urandom`` call fills: the keys stay unpredictable (§10.3) with no system call per frame."""
+
+    __slots__ = ("_pool", "_pos")
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._pos = 0
+
+    def next(self) -> bytes:
+        if self._pos + 4 > len(self._pool):
+            self._pool = os.urandom(_MASK_POOL_SIZE)
+            self._pos = 0
+        self._pos += 4
+        return self._pool[self._pos - 4 : self._pos]
+
+
 class FrameParser:
     """Turns the bytes a peer sends into events: a complete text message is a ``str``, a binary
-    message ``bytes``, and control frames are ``Ping``, ``Pong`` and ``Close`` (``bolt.events``).
-    Messages carry no wrapper object: the str or bytes is all a message is, and building nothing
-    else keeps the parser at one allocation per message.
+    message ``bytes``, and the control frames a caller acts on are ``Pong`` and ``Close``
+    (``bolt.events``). Messages carry no wrapper object: the str or bytes is all a message is, and
+    building nothing else keeps the parser at one allocation per message.
+
+    Pings make no event: the parser writes each one's pong itself (§5.5.2), in order, and
+    ``take_pongs()`` hands over the bytes to send. ``pings_received`` counts them all.
 
     ``client``: this end is the client, so frames must arrive unmasked (§5.1); a server requires them
     masked. ``max_message_size`` and ``max_frame_size`` (None: no limit) are checked from the frame
@@ -63,7 +88,8 @@ class FrameParser:
     if its output would pass the limit.
 
     A violation raises a ``ProtocolError`` carrying the close code to send; events completed before it
-    in the same call are on ``error.events``.
+    in the same call are on ``error.events``; the pongs of pings before it are still in
+    ``take_pongs()``.
     """
 
     def __init__(
@@ -75,8 +101,8 @@ class FrameParser:
         decompress: Decompress | None = None,
     ) -> None:
         self._expect_masked = not client
-        self._max_message = -1 if max_message_size is None else max_message_size
-        self._max_frame = -1 if max_frame_size is None else max_frame_size
+        self._max_message = size_limit(max_message_size, "max_message_size")
+        self._max_frame = size_limit(max_frame_size, "max_frame_size")
         self._decompress = decompress
         self._buf = bytearray(INITIAL_BUFFER_SIZE)
         self._start = 0
@@ -102,14 +128,19 @@ class FrameParser:
         self._error: ProtocolError | None = None
         # After a close frame the stream is over: §5.5.1 lets nothing follow it, so nothing is read.
         self._closed = False
-        # How many control frames (Ping, Pong, Close) the last call returned: when none, the caller
-        # can take the list as messages alone, without looking at each event.
+        # How many control frames (ping, pong, close) the last call parsed: when none, the caller
+        # can take the list as messages alone and has no pong to send.
         self.control_frames = 0
+        self.pings_received = 0
+        # The pongs owed for the pings parsed so far, as the frames to send; a client masks them.
+        self._pongs = bytearray()
+        self._keys = _MaskKeys()
 
     # Input
 
     def feed(self, data) -> list:
         """Append ``data`` (any bytes-like object) and return the events it completed."""
+        data = byte_view(data, "feed() data")
         size = len(data)
         self._make_room(size)
         self._buf[self._end : self._end + size] = data
@@ -136,6 +167,7 @@ class FrameParser:
 
     def buffer_updated(self, nbytes: int) -> list:
         """``nbytes`` were written at the start of the last ``get_buffer`` view; return the events."""
+        nbytes = operator.index(nbytes)  # what the compiled twin's C integer argument takes
         if nbytes < 0 or self._end + nbytes > len(self._buf):
             raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
         if nbytes == self._offered and self._read_size < MAX_READ_SIZE:
@@ -154,6 +186,14 @@ class FrameParser:
     def buffered(self) -> int:
         """Bytes received and not yet returned as events (a partial frame or message)."""
         return self._end - self._start + len(self._fragments)
+
+    def take_pongs(self) -> bytes:
+        """The pong frames owed for every ping parsed since the last call, in order; b"" if none.
+
+        Still filled by the pings before a violation, after the ``ProtocolError``."""
+        pongs = bytes(self._pongs)
+        self._pongs.clear()
+        return pongs
 
     def _make_room(self, size: int) -> None:
         buf = self._buf
@@ -218,16 +258,7 @@ class FrameParser:
         self._in_frame = False
         opcode = self._opcode
         if opcode >= OP_CLOSE:
-            self.control_frames += 1
-            payload = bytes(buf[start : start + length])
-            if opcode == OP_PING:
-                events.append(Ping(payload))
-            elif opcode == OP_PONG:
-                events.append(Pong(payload))
-            else:
-                events.append(self._close_event(payload))
-                self._closed = True
-            return True
+            return self._control_frame(opcode, buf[start : start + length], events)
         if self._fin and not self._fragments:
             events.append(self._whole_message(buf, start, length))
             return True
@@ -320,6 +351,28 @@ class FrameParser:
         self._in_frame = True
         return True
 
+    def _control_frame(self, opcode: int, payload: bytearray, events: list) -> bool:
+        """A ping is answered here; a pong or a close frame is an event (§5.5). Apart from
+        ``_next_frame`` so that its data frame path stays small (in the compiled twin, measurably)."""
+        self.control_frames += 1
+        if opcode == OP_PING:
+            self.pings_received += 1
+            self._queue_pong(payload)
+        elif opcode == OP_PONG:
+            events.append(Pong(bytes(payload)))
+        else:
+            events.append(self._close_event(bytes(payload)))
+            self._closed = True
+        return True
+
+    def _queue_pong(self, payload) -> None:
+        # §5.5.2: a pong carries its ping's payload. §5.5.3 would allow answering only the latest
+        # ping, but a peer waiting for the pong of one particular ping (matched by its payload)
+        # would wait for ever: one pong per ping, in order, is right for every peer. A client
+        # masks the pong like every frame it sends (§5.3).
+        key = None if self._expect_masked else self._keys.next()
+        self._pongs += _encode(OP_PONG, payload, True, False, key)
+
     def _validates_text(self) -> bool:
         """Text arriving uncompressed is validated as it comes; compressed text once inflated."""
         return self._message_opcode == OP_TEXT and not self._message_compressed
@@ -377,7 +430,7 @@ class FrameParser:
         self._utf8.reset()
 
     def _inflate(self, payload: bytes) -> bytes:
-        payload = self._decompress(payload)  # type: ignore[misc]
+        payload = as_bytes(self._decompress(payload), "decompress() result")  # type: ignore[misc]
         if self._max_message >= 0 and len(payload) > self._max_message:
             raise MessageTooBig(f"decompressed message is over the limit of {self._max_message}")
         return payload
@@ -415,19 +468,18 @@ class FrameWriter:
         fragment_size: int | None = None,
         compress: Compress | None = None,
     ) -> None:
-        if fragment_size is not None and fragment_size < 1:
-            raise ValueError("fragment_size must be at least 1")
+        self._fragment_size = size_limit(fragment_size, "fragment_size", 1)
         self._client = client
-        self._fragment_size = fragment_size
         self._compress = compress
-        self._keys = b""
-        self._key_pos = 0
+        self._keys = _MaskKeys()
 
     def text(self, data: str) -> bytes:
+        if type(data) is not str:
+            data = as_str(data, "text() data")
         return self._message(OP_TEXT, data.encode("utf-8"))
 
     def binary(self, data) -> bytes:
-        return self._message(OP_BINARY, data)
+        return self._message(OP_BINARY, byte_view(data, "binary() data"))
 
     def ping(self, data=b"") -> bytes:
         return self._control(OP_PING, data)
@@ -437,18 +489,10 @@ class FrameWriter:
 
     def close(self, code: int | None = 1000, reason: str = "") -> bytes:
         """A close frame; ``code=None`` sends one with no payload (the peer reports 1005)."""
-        if code is None:
-            if reason:
-                raise ValueError("a close reason needs a close code")
-            return self._frame(OP_CLOSE, b"", True, False)
-        if not is_valid_close_code(code):
-            raise ValueError(f"close code {code} may not be sent (RFC 6455 §7.4)")
-        encoded = reason.encode("utf-8")
-        if len(encoded) > MAX_CLOSE_REASON:
-            raise ValueError(f"close reason is {len(encoded)} bytes; at most {MAX_CLOSE_REASON} fit (§5.5)")
-        return self._frame(OP_CLOSE, struct.pack("!H", code) + encoded, True, False)
+        return self._frame(OP_CLOSE, close_payload(code, reason), True, False)
 
     def _control(self, opcode: int, data) -> bytes:
+        data = byte_view(data, "ping() data" if opcode == OP_PING else "pong() data")
         if len(data) > MAX_CONTROL_PAYLOAD:
             raise ValueError(f"control frame payload is {len(data)} bytes; at most {MAX_CONTROL_PAYLOAD} (§5.5)")
         return self._frame(opcode, data, True, False)
@@ -456,9 +500,9 @@ class FrameWriter:
     def _message(self, opcode: int, payload) -> bytes:
         compressed = self._compress is not None
         if compressed:
-            payload = self._compress(bytes(payload))  # type: ignore[misc]
+            payload = byte_view(self._compress(bytes(payload)), "compress() result")  # type: ignore[misc]
         size = self._fragment_size
-        if size is None or len(payload) <= size:
+        if size < 0 or len(payload) <= size:
             return self._frame(opcode, payload, True, compressed)
         view = memoryview(payload)
         frames = []
@@ -469,22 +513,24 @@ class FrameWriter:
         return b"".join(frames)
 
     def _frame(self, opcode: int, payload, fin: bool, rsv1: bool) -> bytes:
-        key = self._next_key() if self._client else None
-        return encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=key)
-
-    def _next_key(self) -> bytes:
-        # One urandom call serves a thousand frames: the keys stay unpredictable (§10.3) without a
-        # system call per frame.
-        if self._key_pos + 4 > len(self._keys):
-            self._keys = os.urandom(_MASK_POOL_SIZE)
-            self._key_pos = 0
-        key = self._keys[self._key_pos : self._key_pos + 4]
-        self._key_pos += 4
-        return key
+        return _encode(opcode, payload, fin, rsv1, self._keys.next() if self._client else None)
 
 
 def encode_frame(opcode: int, payload, *, fin: bool = True, rsv1: bool = False, mask_key: bytes | None = None) -> bytes:
     """One frame's bytes (§5.2): header, then the payload, masked with ``mask_key`` if given."""
+    opcode = operator.index(opcode)
+    if not 0 <= opcode <= 0xF:
+        raise ValueError(f"opcode {opcode} does not fit in 4 bits (§5.2)")
+    payload = byte_view(payload, "encode_frame() payload")
+    if mask_key is not None:
+        mask_key = as_bytes(mask_key, "mask key")
+        if len(mask_key) != 4:
+            raise ValueError("a mask key is 4 bytes")
+    return _encode(opcode, payload, fin, rsv1, mask_key)
+
+
+def _encode(opcode: int, payload, fin: bool, rsv1: bool, mask_key: bytes | None) -> bytes:
+    """``payload`` is bytes, a bytearray or a flat byte memoryview (``byte_view``)."""
     length = len(payload)
     first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     mask_bit = 0x80 if mask_key is not None else 0
@@ -496,6 +542,4 @@ def encode_frame(opcode: int, payload, *, fin: bool = True, rsv1: bool = False, 
         header = struct.pack("!BBQ", first, mask_bit | 127, length)
     if mask_key is None:
         return header + payload
-    if len(mask_key) != 4:
-        raise ValueError("a mask key is 4 bytes")
     return header + mask_key + mask(payload, mask_key)

@@ -15,7 +15,7 @@ from bolt.auth.base import CLOSE_UNAUTHORIZED
 from bolt.protocol.connection import State
 
 if TYPE_CHECKING:
-    from bolt.transport.server_session import ServerSession
+    from bolt.transport.session import HandshakingSession
 
 # A handler that has not accepted yet when the token expires is looked at again this often,
 # and closed as soon as it has.
@@ -27,11 +27,11 @@ class ExpiryTimer:
 
     __slots__ = ("session", "reason", "handle", "closing", "_watcher")
 
-    def __init__(self, session: ServerSession, expires_at: float, reason: str = "token expired") -> None:
+    def __init__(self, session: HandshakingSession, expires_at: float, reason: str = "token expired") -> None:
         self.session = session
         self.reason = reason
         self.closing: asyncio.Task | None = None
-        loop = session.loop
+        loop = asyncio.get_running_loop()
         # exp is wall-clock time (RFC 7519 §2 NumericDate); the loop's clock is monotonic, so convert once.
         self.handle: asyncio.TimerHandle = loop.call_later(max(0.0, expires_at - time.time()), self._expire)
         self._watcher = loop.create_task(session.wait_closed())
@@ -41,11 +41,11 @@ class ExpiryTimer:
         session = self.session
         if session.closed:
             return
-        state = session.connection.state
+        state = session.state
         if state is State.OPEN:
-            self.closing = session.loop.create_task(session.close(CLOSE_UNAUTHORIZED, self.reason))
+            self.closing = asyncio.get_running_loop().create_task(session.close(CLOSE_UNAUTHORIZED, self.reason))
         elif state is State.CONNECTING:
-            self.handle = session.loop.call_later(RECHECK_SECONDS, self._expire)
+            self.handle = asyncio.get_running_loop().call_later(RECHECK_SECONDS, self._expire)
 
     def _connection_ended(self, _: asyncio.Task) -> None:
         self.handle.cancel()

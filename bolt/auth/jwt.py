@@ -19,6 +19,7 @@ PyJWT does all the token work; this module decides what it is asked. The rules t
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 SECRET_ENV = "BOLT_JWT_SECRET"
 SUB_NOT_A_STRING = "token's sub claim is not a string"
+# RFC 7519 §4.1.4-4.1.6: the claims that are a NumericDate.
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 # RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
 HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -164,7 +167,7 @@ class JWTAuthentication:
         """The verified claims of ``token``; ``AuthenticationFailed`` with a fixed reason if not."""
         jwt = self._jwt
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 self._key,
                 algorithms=self.algorithms,
@@ -179,6 +182,10 @@ class JWTAuthentication:
         except (ValueError, TypeError):
             # Defence in depth: a header shaped in a way PyJWT does not wrap.
             raise _invalid("malformed token") from None
+        for claim in TIME_CLAIMS:
+            if claim in claims and not _is_numeric_date(claims[claim]):
+                raise _invalid(f"token's {claim} claim is not a date")
+        return claims
 
     def _public_key(self, key: Any) -> Any:
         """Parse a PEM once here rather than on every handshake, and refuse a private key."""
@@ -236,6 +243,15 @@ def _check_secret(secret: str | bytes, algorithms: Sequence[str], jwt: Any) -> b
     except jwt.PyJWTError as error:
         raise ConfigurationError(f"PyJWT refuses this JWT secret as an HMAC key: {type(error).__name__}") from None
     return key
+
+
+def _is_numeric_date(value: Any) -> bool:
+    """A NumericDate is seconds since the epoch (RFC 7519 §2). PyJWT takes any integer, but one
+    past a float's range (10**400 in the JSON) is no date, and would overflow ``float(exp)``."""
+    try:
+        return math.isfinite(float(value))
+    except (OverflowError, ValueError, TypeError):
+        return False
 
 
 def _permissions(value: Any) -> frozenset[str]:

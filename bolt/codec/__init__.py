@@ -14,7 +14,7 @@ import importlib
 import os
 from types import SimpleNamespace
 
-from bolt.events import Close, Event, Ping, Pong
+from bolt.events import Close, Event, Pong
 
 _forced_pure = os.environ.get("BOLT_NO_EXTENSIONS", "") not in ("", "0")
 compiled_error: ImportError | None = None
@@ -64,7 +64,6 @@ __all__ = [
     "Event",
     "FrameParser",
     "FrameWriter",
-    "Ping",
     "Pong",
     "Utf8Validator",
     "is_valid_utf8",

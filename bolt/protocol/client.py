@@ -16,7 +16,12 @@ from bolt.protocol.handshake import ClientRequest, Response, ResponseParser, ver
 
 
 class ClientConnection(Connection):
-    """A client's connection: the opening handshake (CONNECTING), then ``Connection``'s life."""
+    """A client's connection: the opening handshake (CONNECTING), then ``Connection``'s life.
+
+    Arguments that cannot make a valid request (a URL that is not ``ws://`` or ``wss://``, a header
+    name that is not a token, a value with CR or LF, a subprotocol that is not a token) raise
+    ``ValueError`` here, so a client fails before it connects rather than inside the transport.
+    """
 
     def __init__(
         self,

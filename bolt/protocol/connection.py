@@ -18,7 +18,7 @@ from enum import IntEnum
 
 from bolt import codec
 from bolt.close_codes import CloseCode
-from bolt.events import Close, Ping
+from bolt.events import Close
 from bolt.exceptions import ConnectionClosed, ProtocolError
 
 MAX_CLOSE_REASON = 123
@@ -48,6 +48,7 @@ class Connection:
         fragment_size: int | None = None,
         decompress=None,
         compress=None,
+        hold_violations: bool = False,
     ) -> None:
         self.client = client
         self.state = State.OPEN
@@ -59,6 +60,11 @@ class Connection:
         self.close_received: Close | None = None
         self.close_sent: Close | None = None
         self.failure: ProtocolError | None = None
+        # With ``hold_violations``, a violation is held here instead of failing the connection at
+        # once: the messages that arrived before it are handed up first, the application may still
+        # answer them, and ``fail_held()`` then sends the close frame (the transport decides when).
+        self.hold_violations = hold_violations
+        self.violation: ProtocolError | None = None
         self.needs_attention = False
 
     # Receiving
@@ -66,17 +72,21 @@ class Connection:
     def receive_data(self, data) -> list:
         """Parse ``data`` and return the events the application should see.
 
-        Pings are answered here (§5.5.2) and a close frame is echoed (§5.5.1); those replies wait in
+        Every ping is answered (§5.5.2) and a close frame is echoed (§5.5.1); those replies wait in
         ``data_to_send()``. A peer that breaks the protocol is sent a close frame with the code the
-        violation maps to, and the events it sent validly before that are still returned.
+        violation maps to (or, with ``hold_violations``, the violation waits in ``violation``), and
+        the events it sent validly before that are still returned.
         """
-        if self.failure is not None or self.state is State.CLOSED:
-            return []
-        try:
-            events = self._parser.feed(data)
-        except ProtocolError as error:
-            return self._failed(error)
-        return self._parsed(events)
+        if self.state is State.OPEN and self.violation is None:
+            try:
+                events = self._parser.feed(data)
+            except ProtocolError as error:
+                return self._failed(error)
+            self.needs_attention = self._parser.control_frames > 0
+            if self.needs_attention:
+                self._react(events)
+            return events
+        return self._receive_closing(self._parser.feed, data)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """For ``asyncio.BufferedProtocol``: read straight into the parser's buffer."""
@@ -89,20 +99,36 @@ class Connection:
         frame or a violation), so that the caller looks at ``data_to_send()`` and
         ``should_close_transport`` only when it did: most reads carry messages alone.
         """
-        if self.failure is not None or self.state is State.CLOSED:
-            self.needs_attention = False
+        if self.state is State.OPEN and self.violation is None:
+            # receive_data() written out: this runs once per read, and most reads carry messages alone.
+            try:
+                events = self._parser.buffer_updated(nbytes)
+            except ProtocolError as error:
+                return self._failed(error)
+            self.needs_attention = self._parser.control_frames > 0
+            if self.needs_attention:
+                self._react(events)
+            return events
+        return self._receive_closing(self._parser.buffer_updated, nbytes)
+
+    def _receive_closing(self, parse, data) -> list:
+        """Bytes that arrive once the connection is no longer simply open.
+
+        After a violation (held or acted on), or once TCP closed, nothing more is parsed. After we
+        sent a close frame, the peer's frames are still read until its close frame arrives
+        (§7.1.2, §7.1.3), but the data messages among them are dropped: the application asked to
+        close and will not read them, and keeping them would let a peer fill memory while we wait.
+        """
+        self.needs_attention = False
+        if self.failure is not None or self.violation is not None or self.state is State.CLOSED:
             return []
         try:
-            events = self._parser.buffer_updated(nbytes)
+            events = parse(data)
         except ProtocolError as error:
+            error.events = [event for event in error.events if type(event) is not str and type(event) is not bytes]
             return self._failed(error)
-        # _parsed() written out: this runs once per read, and most reads carry messages alone.
-        self.needs_attention = self._parser.control_frames > 0
-        if self.needs_attention:
-            self._react(events)
-        return events
-
-    def _parsed(self, events: list) -> list:
+        if self.close_sent is not None:
+            events = [event for event in events if type(event) is not str and type(event) is not bytes]
         self.needs_attention = self._parser.control_frames > 0
         if self.needs_attention:
             self._react(events)
@@ -110,9 +136,18 @@ class Connection:
 
     def _failed(self, error: ProtocolError) -> list:
         self._react(error.events)
-        self._fail(error)
+        if self.hold_violations and self.state is State.OPEN:
+            self.violation = error
+        else:
+            self._fail(error)
         self.needs_attention = True
         return error.events
+
+    def fail_held(self) -> None:
+        """Act on the held violation: §7.1.7, fail the connection with its close code."""
+        error, self.violation = self.violation, None
+        if error is not None:
+            self._fail(error)
 
     def trim(self) -> None:
         """Give back the read buffer's extra room while nothing is buffered (an idle connection)."""
@@ -123,22 +158,15 @@ class Connection:
         self.state = State.CLOSED
 
     def _react(self, events: list) -> None:
-        # §5.5.3 lets an endpoint answer only the most recent of the pings it has not answered yet:
-        # one pong per read, however many pings the read held, so a ping flood costs parsing, not
-        # a pong each. A close frame can only be the last event (nothing is read after it).
-        latest_ping = None
-        close = None
-        for event in events:
-            kind = type(event)
-            if kind is Ping:
-                latest_ping = event
-            elif kind is Close:
-                close = event
-        # §5.5.2: answer with the same payload, unless a close frame was already received.
-        if latest_ping is not None and self.close_received is None:
-            self._output.append(self._writer.pong(latest_ping.data))
-        if close is not None:
-            self._close_received(close)
+        # §5.5.2: every ping gets a pong with its payload, in order. The codec writes them itself
+        # (no object per ping) and they leave together, in one write per read. Once a close frame
+        # was sent, nothing more is (§5.5.1).
+        pongs = self._parser.take_pongs()
+        if pongs and self.close_sent is None:
+            self._output.append(pongs)
+        # A close frame can only be the last event: nothing is parsed after it.
+        if events and type(events[-1]) is Close:
+            self._close_received(events[-1])
 
     def _close_received(self, event: Close) -> None:
         self.close_received = event

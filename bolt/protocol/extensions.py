@@ -117,4 +117,5 @@ def _param_value(value: str, position: int) -> tuple[str, int]:
 
 
 def _malformed(value: str) -> HandshakeError:
-    return HandshakeError(f"Malformed Sec-WebSocket-Extensions header: {value!r}")
+    # The value is not repeated: a refusal's body never echoes what the request carried.
+    return HandshakeError("Malformed Sec-WebSocket-Extensions header")

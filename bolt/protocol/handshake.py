@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
@@ -41,6 +42,7 @@ from bolt.protocol.http import (
     RequestParser,
     Response,
     ResponseParser,
+    check_field,
     comma_list,
     encode_fields,
     error_response,
@@ -92,6 +94,10 @@ _SWITCHING_PROTOCOLS = (
 # RFC 3986 §3.3 and §3.4: what a path and a query may hold unescaped ("%" keeps existing escapes).
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
+# RFC 3986 §2 has no control character in a URI. A space or a non-ASCII character is
+# percent-encoded into the resource name, but a control is refused: urlsplit() would quietly drop
+# CR, LF and tab, and the request would ask for another resource than the caller's.
+_NOT_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def accept_key(key: str) -> str:
@@ -108,7 +114,8 @@ def validate_upgrade(request: Request) -> str:
 
     Raises ``HandshakeError`` carrying the answer: 405 with ``Allow: GET`` for another method;
     426 with ``Upgrade: websocket`` for a plain HTTP request; ``UnsupportedVersion`` (426 with
-    ``Sec-WebSocket-Version: 13``) for another WebSocket version; 400 for anything else.
+    ``Sec-WebSocket-Version: 13``) for another WebSocket version; 400 for anything else. The
+    reason, which is the answer's body, names the header at fault but never quotes its value.
     """
     headers = request.headers
     # §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
@@ -137,10 +144,8 @@ def validate_upgrade(request: Request) -> str:
         raise HandshakeError("The Connection header does not include Upgrade")
     # §4.2.1 item 6: Sec-WebSocket-Version 13, once (§11.3.5). Checked before the key so that a
     # client speaking another version learns which one the server speaks (§4.4).
-    versions = comma_list(headers.get_all("Sec-WebSocket-Version"))
-    if versions != ["13"]:
-        found = ", ".join(versions) if versions else "none"
-        raise UnsupportedVersion(f"Unsupported Sec-WebSocket-Version ({found}): this server speaks 13")
+    if comma_list(headers.get_all("Sec-WebSocket-Version")) != ["13"]:
+        raise UnsupportedVersion("Missing or unsupported Sec-WebSocket-Version: this server speaks 13")
     # §4.2.1 item 5: Sec-WebSocket-Key, once (§11.3.1), base64 of 16 bytes.
     keys = headers.get_all("Sec-WebSocket-Key")
     if not keys:
@@ -153,7 +158,7 @@ def validate_upgrade(request: Request) -> str:
     except ValueError:
         nonce = b""
     if len(nonce) != 16:
-        raise HandshakeError(f"Sec-WebSocket-Key is not 16 bytes in base64: {key!r}")
+        raise HandshakeError("Sec-WebSocket-Key is not 16 bytes in base64")
     return key
 
 
@@ -201,7 +206,8 @@ class ClientRequest:
     ``extensions`` (Sec-WebSocket-Extensions elements, such as
     ``"permessage-deflate; client_max_window_bits"``) are what the client offers; a Host in
     ``extra_headers`` replaces the one derived from the URL. ``ValueError`` for a URL that is not
-    a WebSocket URL or arguments that do not fit in a header.
+    a WebSocket URL or arguments that do not fit in a header, here rather than when the request
+    is sent: the caller learns it before any connection is made.
     """
 
     __slots__ = ("url", "secure", "host", "port", "resource", "subprotocols", "extensions", "extra_headers", "key")
@@ -213,6 +219,8 @@ class ClientRequest:
         extensions: Iterable[str] = (),
         extra_headers: Iterable[tuple[str, str]] = (),
     ) -> None:
+        if _NOT_IN_URL.search(url):
+            raise ValueError("A WebSocket URL holds no control characters, CR and LF among them (RFC 3986 §2)")
         parts = urlsplit(url)
         if parts.scheme not in DEFAULT_PORTS:
             raise ValueError(f"Not a WebSocket URL (ws:// or wss://): {url!r}")
@@ -238,8 +246,11 @@ class ClientRequest:
             if not is_token(subprotocol):
                 raise ValueError(f"A subprotocol is a token, not {subprotocol!r}")
         self.extensions = list(extensions)
+        if self.extensions:
+            check_field("Sec-WebSocket-Extensions", ", ".join(self.extensions))
         self.extra_headers = list(extra_headers)
-        for name, _ in self.extra_headers:
+        for name, value in self.extra_headers:
+            check_field(name, value)
             if name.lower() in _CLIENT_FIELDS:
                 raise ValueError(f"{name} is written by the handshake itself, not passed as an extra header")
         # §4.1 item 7: a nonce of 16 random bytes, base64-encoded, fresh for each connection.
@@ -286,6 +297,10 @@ def verify_response(request: ClientRequest, response: Response) -> tuple[str | N
     # per HTTP procedures": the server refused, and said why.
     if response.status != 101:
         raise HandshakeRejected(response.status, list(response.headers), response.body)
+    # A 101 is HTTP/1.1's: HTTP/1.0 has no 1xx status (RFC 7231 §6.2) and no Upgrade (RFC 7230
+    # §6.7), and RFC 6455 §4.1 asks the server for an HTTP/1.1 (or later) answer.
+    if _version(response.http_version) < (1, 1):
+        raise HandshakeError(f"The server answered 101 in HTTP/{response.http_version}: HTTP/1.1 is required")
     headers = response.headers
     # "If the response lacks an |Upgrade| header field or [it] contains a value that is not an
     # ASCII case-insensitive match for the value "websocket", the client MUST _Fail_".
@@ -317,3 +332,8 @@ def verify_response(request: ClientRequest, response: Response) -> tuple[str | N
     if subprotocols[0] not in request.subprotocols:
         raise HandshakeError(f"The server chose subprotocol {subprotocols[0]}, which the client did not offer")
     return subprotocols[0], extension_values
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"1.1"`` as ``(1, 1)``; llhttp hands over only digits and a dot."""
+    return tuple(int(part) for part in text.split("."))

@@ -29,8 +29,10 @@ from bolt.exceptions import HandshakeError, HeadersTooLarge, InvalidState
 
 # RFC 7230 §3.2.6: a token, what header names and many values are made of.
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# RFC 7230 §3.2: a field value never holds CR or LF (nor NUL); one that does would inject fields.
-_UNSAFE_IN_VALUE = re.compile(r"[\r\n\x00]")
+# RFC 7230 §3.2: a field value is visible ASCII, obs-text (0x80-0xFF), space and tab. Anything
+# else is refused: CR or LF would end the field and inject others, and a character past U+00FF
+# has no latin-1 byte to be sent as.
+_NOT_IN_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 # RFC 7230 §3.2.3: optional whitespace.
 _OWS = " \t"
 # llhttp accepts no other end of a header block than an empty line (CRLF CRLF).
@@ -52,18 +54,27 @@ def comma_list(values: Iterable[str]) -> list[str]:
     return [element for value in values for element in (part.strip(_OWS) for part in value.split(",")) if element]
 
 
-def encode_fields(fields: Iterable[tuple[str, str]]) -> bytes:
-    """Header fields as bytes, each line ending with CRLF.
+def check_field(name: str, value: str) -> None:
+    """``ValueError`` unless ``name: value`` is a header field that can be sent as it is.
 
-    ``ValueError`` for a name that is not a token, or a value holding CR, LF or NUL: either
-    would let a caller's data forge header fields or a whole response (header injection).
+    A name that is not a token, or a value holding CR, LF, NUL or another character outside
+    RFC 7230 §3.2, would let a caller's data forge header fields or a whole message (header
+    injection). The message names the field, never its value, which may be a credential.
     """
+    if not is_token(name):
+        raise ValueError(f"{name!r} is not a valid header name (RFC 7230 §3.2.6: a token)")
+    if _NOT_IN_VALUE.search(value):
+        raise ValueError(
+            f"the value of header {name!r} holds CR, LF, NUL, another control character "
+            "or one past U+00FF (RFC 7230 §3.2)"
+        )
+
+
+def encode_fields(fields: Iterable[tuple[str, str]]) -> bytes:
+    """Header fields as bytes, each line ending with CRLF; ``ValueError`` (see ``check_field``)."""
     lines = []
     for name, value in fields:
-        if not is_token(name):
-            raise ValueError(f"header injection: {name!r} is not a valid header name")
-        if _UNSAFE_IN_VALUE.search(value):
-            raise ValueError(f"header injection: CR, LF or NUL in the value of {name}: {value!r}")
+        check_field(name, value)
         lines.append(f"{name}: {value}\r\n")
     return "".join(lines).encode("latin-1")
 
@@ -137,22 +148,28 @@ class Request:
 
 
 class Response:
-    """An HTTP response: status code, reason phrase, headers and the body (empty for a 101)."""
+    """An HTTP response: status code, reason phrase, headers, the body (empty for a 101) and the
+    HTTP version of its status line ("1.1")."""
 
-    __slots__ = ("status", "reason", "headers", "body")
+    __slots__ = ("status", "reason", "headers", "body", "http_version")
 
-    def __init__(self, status: int, reason: str, headers: Headers, body: bytes = b"") -> None:
+    def __init__(self, status: int, reason: str, headers: Headers, body: bytes = b"", http_version: str = "1.1") -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
         self.body = body
+        self.http_version = http_version
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason}>"
 
 
 def _split_target(target: str) -> tuple[str, str]:
-    """The percent-decoded path and the raw query of a request-target (RFC 7230 §5.3)."""
+    """The percent-decoded path and the raw query of a request-target (RFC 7230 §5.3).
+
+    The errors do not quote the target: its query may carry a credential (``?token=...``), and
+    what they say is the body of the 400.
+    """
     # A fragment is never part of a request-target (RFC 7230 §5.1), but llhttp lets one through.
     target = target.partition("#")[0]
     if target.startswith("/"):
@@ -163,12 +180,12 @@ def _split_target(target: str) -> tuple[str, str]:
         try:
             parts = urlsplit(target)
         except ValueError:  # a bracketed host that is not an IPv6 literal, such as http://[
-            raise HandshakeError(f"Malformed request-target {target[:100]!r}") from None
+            raise HandshakeError("Malformed request-target") from None
         path, query = parts.path or "/", parts.query
     try:
         return unquote(path, errors="strict"), query
     except UnicodeDecodeError:
-        raise HandshakeError(f"The path of {target!r} is not UTF-8 once percent-decoded") from None
+        raise HandshakeError("The request's path is not UTF-8 once percent-decoded") from None
 
 
 class _HeaderBlockParser:
@@ -297,7 +314,7 @@ class ResponseParser(_HeaderBlockParser):
     anyway. 1xx responses before the final one are skipped (RFC 7231 §6.2).
     """
 
-    __slots__ = ("max_body_bytes", "_status", "_reason", "_body", "_response")
+    __slots__ = ("max_body_bytes", "_status", "_reason", "_body", "_response", "_version")
 
     def __init__(self, max_header_bytes: int = 16384, max_headers: int = 128, max_body_bytes: int = 65536) -> None:
         super().__init__(HttpResponseParser, max_header_bytes, max_headers)
@@ -306,6 +323,7 @@ class ResponseParser(_HeaderBlockParser):
         self._reason = b""
         self._body = bytearray()
         self._response: Response | None = None
+        self._version = "1.1"
 
     def feed(self, data: bytes | bytearray | memoryview) -> Response | None:
         if self._response is not None:
@@ -356,6 +374,7 @@ class ResponseParser(_HeaderBlockParser):
             self._fields = []
             return
         self._status = status
+        self._version = self._http.get_http_version()
         self._headers_done = True
 
     def on_body(self, part: bytes) -> None:
@@ -369,7 +388,9 @@ class ResponseParser(_HeaderBlockParser):
             self._complete(bytes(self._body))
 
     def _complete(self, body: bytes) -> None:
-        self._response = Response(self._status, self._reason.decode("latin-1"), Headers(self._fields), body)
+        self._response = Response(
+            self._status, self._reason.decode("latin-1"), Headers(self._fields), body, self._version
+        )
 
 
 def http_response(

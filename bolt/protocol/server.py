@@ -94,6 +94,11 @@ class ServerConnection(Connection):
         self.state = State.OPEN
         return response
 
+    @property
+    def early_bytes(self) -> int:
+        """How many bytes arrived behind the request so far (kept until the 101)."""
+        return len(self._trailing)
+
     def take_trailing(self) -> bytes:
         """The bytes that arrived behind the request (the client's first frames), once."""
         trailing, self._trailing = self._trailing, b""

@@ -24,9 +24,17 @@ class ClientSession(WebSocketStream):
         self.connection = connection
         self.handshake: asyncio.Future = self.loop.create_future()
         self._response_buffer = bytearray(HANDSHAKE_READ_SIZE)
+        self.local_address: tuple | None = None
+
+    @property
+    def response(self):
+        """The server's 101 (its headers), once the handshake is done."""
+        return self.connection.response
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        local = transport.get_extra_info("sockname")
+        self.local_address = tuple(local[:2]) if isinstance(local, tuple) else None
         transport.write(self.connection.request_bytes())
 
     def _handshake_buffer(self) -> memoryview:
@@ -44,9 +52,8 @@ class ClientSession(WebSocketStream):
             self.handshaking = False
             self._response_buffer = bytearray()  # frames are read into the parser's buffer from here on
             events = self.connection.receive_data(self.connection.take_trailing())
-            if events:
-                self._dispatch(events)
-            self._flush_replies()
+            if events or self.connection.needs_attention:
+                self._attend(events, 0)
             self._start_keepalive()
             self.handshake.set_result(response)
 
@@ -81,7 +88,12 @@ async def open_session(
     """Connect to ``url`` and complete the opening handshake; return the open session."""
     settings = settings or Settings()
     connection = ClientConnection(
-        url, subprotocols=subprotocols, headers=headers, max_header_bytes=settings.max_header_bytes, **settings.codec_options()
+        url,
+        subprotocols=subprotocols,
+        headers=headers,
+        max_header_bytes=settings.max_header_bytes,
+        hold_violations=True,
+        **settings.codec_options(),
     )
     request = connection.handshake
     if request.secure and ssl is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import ssl as ssl_module
@@ -82,9 +83,19 @@ def run(
     ssl: ssl_module.SSLContext | None = None,
     log_level: str = "info",
 ) -> None:
-    """Serve ``app`` in this process, or in ``workers`` processes sharing the port."""
+    """Serve ``app`` in this process, or in ``workers`` processes sharing the port.
+
+    The app is prepared here, once, before any worker is forked: an app that cannot be served (a
+    JWT route without a secret) raises ``ConfigurationError`` to the caller, rather than in every
+    worker. A worker that exits when no shutdown was asked for is logged with its pid and exit
+    status, the other workers are stopped, and ``SystemExit(1)`` ends this process, so whatever
+    supervises it sees the failure.
+    """
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    prepare = getattr(app, "prepare", None)
+    if prepare is not None:
+        prepare()
     if workers == 1:
         _serve_in_process(app, host, port, ssl, False, loop, log_level)
         return
@@ -98,13 +109,37 @@ def run(
     ]
     for process in processes:
         process.start()
+    if not _supervise(processes):
+        raise SystemExit(1)
 
-    def forward(signum, frame) -> None:
+
+def _supervise(processes: list) -> bool:
+    """Wait for the workers to end; False if one ended before a shutdown was asked for."""
+    stopping = False
+
+    def stop(signum: int | None = None, frame: Any = None) -> None:
+        nonlocal stopping
+        stopping = True
         for process in processes:
-            if process.pid is not None and process.is_alive():
+            # is_alive() reaps a worker that has exited, so its pid is never signalled after reuse.
+            if process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    for process in processes:
-        process.join()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    healthy = True
+    running = list(processes)
+    while running:
+        multiprocessing.connection.wait([process.sentinel for process in running])
+        for process in [process for process in running if not process.is_alive()]:
+            running.remove(process)
+            if not stopping:
+                logger.error("worker %d %s: stopping the other workers", process.pid, _exit_status(process.exitcode))
+                healthy = False
+                stop()
+    return healthy
+
+
+def _exit_status(exitcode: int) -> str:
+    """How a worker ended: multiprocessing reports death by a signal as its negated number."""
+    return f"was killed by signal {-exitcode}" if exitcode < 0 else f"exited with code {exitcode}"

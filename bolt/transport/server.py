@@ -1,4 +1,8 @@
-"""The asyncio server: listening sockets, the set of open sessions, admission, graceful shutdown."""
+"""The asyncio server: listening sockets, the set of open sessions, admission, graceful shutdown.
+
+The server owns its sessions and their application tasks; a session knows the server only as its
+``SessionHost`` (``admit``, ``release``, ``settings``, ``app``), so the two modules import one way.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ from bolt.transport.server_session import App, ServerSession
 from bolt.transport.settings import Settings
 from bolt.transport.stream import logger
 
+# After the shutdown timeout, how long cancelled handlers get to run their ``finally`` blocks.
+CANCEL_GRACE = 1.0
+
 
 class Server:
     """Serves ``app`` (an async callable taking a ``ServerSession``) on one or more sockets."""
@@ -21,6 +28,8 @@ class Server:
         self.settings = settings or Settings()
         self.ssl = ssl
         self.sessions: set[ServerSession] = set()
+        # Every session whose application task may still run, including those whose client left.
+        self._running: set[ServerSession] = set()
         self._servers: list[asyncio.AbstractServer] = []
         self._shutting_down = False
 
@@ -55,44 +64,67 @@ class Server:
     def addresses(self) -> list[tuple]:
         return [s.getsockname() for server in self._servers for s in server.sockets]
 
-    def _admit(self, session: ServerSession) -> bool:
+    def listening_sockets(self) -> list:
+        return [s for server in self._servers for s in server.sockets]
+
+    def stop_listening(self) -> None:
+        """Close the listening sockets (connections already made go on)."""
+        for server in self._servers:
+            server.close()
+
+    # SessionHost
+
+    def admit(self, session: ServerSession) -> bool:
+        """A new connection: is there room for it (and are we still serving)?"""
         limit = self.settings.max_connections
         if self._shutting_down or (limit is not None and len(self.sessions) >= limit):
             return False
         self.sessions.add(session)
+        self._running.add(session)
         return True
 
-    def _forget(self, session: ServerSession) -> None:
+    def release(self, session: ServerSession) -> None:
+        """The connection's TCP is closed; its application task may still be finishing."""
         self.sessions.discard(session)
+        if session.task is None or session.task.done():
+            self._running.discard(session)
+        else:
+            session.task.add_done_callback(lambda _: self._running.discard(session))
+
+    # Shutdown
 
     async def shutdown(self, timeout: float | None = None, code: int = CloseCode.GOING_AWAY) -> None:
         """Stop accepting, close every open connection with ``code`` (1001), and wait for them.
 
+        A handler whose client already left is cancelled at once: there is no one to finish for.
         Connections and handlers still running after ``timeout`` (the settings' shutdown timeout)
-        are dropped and cancelled.
+        are dropped and cancelled, and the cancelled handlers are awaited, so that their
+        ``finally`` blocks run before this returns.
         """
         timeout = self.settings.shutdown_timeout if timeout is None else timeout
         self._shutting_down = True
-        for server in self._servers:
-            server.close()
-        sessions = list(self.sessions)
+        self.stop_listening()
+        sessions = list(self._running)
         for session in sessions:
-            if session.state is State.OPEN and not session.closed:
-                session.transport.write(session.connection.send_close(code, "server shutting down"))
-                session._start_close_timer()
-            elif session.state is State.CONNECTING and not session.closed:
+            if session.closed:
+                if session.task is not None:
+                    session.task.cancel()
+            elif session.state is State.CONNECTING:
                 session.respond(503, "Server shutting down")
-        waits = [session.wait_closed() for session in sessions]
-        waits += [session.task for session in sessions if session.task is not None]
-        if waits:
-            done, pending = await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=timeout)
+            else:
+                session.start_closing(code, "server shutting down")
+        waits = [asyncio.ensure_future(session.wait_closed()) for session in sessions]
+        tasks = [session.task for session in sessions if session.task is not None]
+        if waits or tasks:
+            _, pending = await asyncio.wait(waits + tasks, timeout=timeout)
             for future in pending:
                 future.cancel()
         for session in sessions:
-            if not session.closed:
-                session.transport.abort()
-            if session.task is not None and not session.task.done():
-                session.task.cancel()
+            session.abort()
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=CANCEL_GRACE)
+            for task in stuck:
+                logger.warning("a handler did not finish after being cancelled at shutdown: %r", task)
         for server in self._servers:
             await server.wait_closed()
         logger.info("server stopped")

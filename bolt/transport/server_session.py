@@ -1,43 +1,60 @@
 """The server's side of one TCP connection: the opening handshake, then a ``WebSocketStream``.
 
 The request is read into a small buffer and parsed as it arrives; a request that is not complete
-within the handshake timeout is cut. Once it is complete, reading pauses and the application runs
-in its own task with this object as its session: it routes on ``request``, then calls ``accept()``
-(the 101), or ``respond()`` (a plain HTTP answer: 404, 426, 401...). Bytes the client sent behind
-its request are parsed right after the 101.
+within the handshake timeout gets 408. Once it is complete the application runs in its own task with
+this object as its session: it routes on ``request``, then calls ``accept()`` (the 101) or
+``respond()`` (a plain HTTP answer: 404, 426, 401...), within the accept timeout (else 503).
+Reading goes on meanwhile, so a client that leaves is noticed (and the application's task
+cancelled); bytes the client sent behind its request are kept, up to a bound, and parsed right after
+the 101.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bolt.close_codes import CloseCode
-from bolt.exceptions import HandshakeError, InvalidState
+from bolt.exceptions import HandshakeError, WebSocketDisconnect
 from bolt.protocol.connection import State
 from bolt.protocol.handshake import Request
 from bolt.protocol.server import ServerConnection
+from bolt.transport.settings import Settings
 from bolt.transport.stream import WebSocketStream, logger
-
-if TYPE_CHECKING:
-    from bolt.transport.server import Server
 
 App = Callable[["ServerSession"], Awaitable[None]]
 HANDSHAKE_READ_SIZE = 4096
+# Bytes a client may send behind its request before the answer (its first frames): past this,
+# reading pauses until the application has answered.
+MAX_EARLY_BYTES = 64 * 1024
+
+
+class SessionHost(Protocol):
+    """What a session needs from the server that owns it (``bolt.transport.server.Server``)."""
+
+    settings: Settings
+    app: App
+
+    def admit(self, session: ServerSession) -> bool: ...
+
+    def release(self, session: ServerSession) -> None: ...
 
 
 class ServerSession(WebSocketStream):
     """One server connection, handed to the application as its session."""
 
-    def __init__(self, server: Server) -> None:
-        super().__init__(server.settings)
-        self.server = server
-        self.connection = ServerConnection(max_header_bytes=self.settings.max_header_bytes, **self.settings.codec_options())
+    def __init__(self, host: SessionHost) -> None:
+        super().__init__(host.settings)
+        self.host = host
+        self.connection = ServerConnection(
+            max_header_bytes=self.settings.max_header_bytes, hold_violations=True, **self.settings.codec_options()
+        )
         self._request_buffer = bytearray(HANDSHAKE_READ_SIZE)
         self._handshake_deadline: asyncio.TimerHandle | None = None
         self.task: asyncio.Task | None = None
         self.client: tuple[str, int] | None = None
+        self.secure = False
         # What accept() selects when the handler names no subprotocol (set by authentication when
         # the client carries its token behind a marker subprotocol, which browsers need echoed).
         self.default_subprotocol: str | None = None
@@ -47,8 +64,8 @@ class ServerSession(WebSocketStream):
         return self.connection.request
 
     @property
-    def state(self) -> State:
-        return self.connection.state
+    def offered_subprotocols(self) -> list[str]:
+        return self.connection.offered_subprotocols
 
     # asyncio's callbacks during the handshake
 
@@ -57,9 +74,9 @@ class ServerSession(WebSocketStream):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.client = (str(peer[0]), int(peer[1]))
-        if not self.server._admit(self):
-            transport.write(self.connection.reject(503, "Too many connections", [("Retry-After", "1")]))
-            transport.close()
+        self.secure = transport.get_extra_info("sslcontext") is not None
+        if not self.host.admit(self):
+            self.respond(503, "Too many connections", [("Retry-After", "1")])
             return
         self._handshake_deadline = self.loop.call_later(self.settings.handshake_timeout, self._handshake_timed_out)
 
@@ -71,43 +88,57 @@ class ServerSession(WebSocketStream):
         if connection.state is not State.CONNECTING:
             return  # refused: the answer is on its way and TCP is closing; the rest is dropped
         if connection.request is not None:
-            # Frames pipelined behind the request wait for the 101 (reading is paused, but a read
-            # may already have been under way).
+            # Frames pipelined behind the request wait for the 101.
             connection.receive_request(self._request_buffer[:nbytes])
+            if connection.early_bytes > MAX_EARLY_BYTES:
+                self._block_reading("handshake")
             return
         try:
             request = connection.receive_request(self._request_buffer[:nbytes])
         except HandshakeError as error:
-            self._cancel_handshake_deadline()
-            self.transport.write(connection.reject_error(error))
-            self.transport.close()
+            self._cancel_timer("_handshake_deadline")
+            self.respond_error(error)
             return
         if request is not None:
-            self._cancel_handshake_deadline()
-            self._block_reading("handshake")
+            # The deadline now judges the application: it must accept or refuse in time.
+            self._cancel_timer("_handshake_deadline")
+            if self.settings.accept_timeout is not None:
+                self._handshake_deadline = self.loop.call_later(self.settings.accept_timeout, self._accept_timed_out)
             self.task = self.loop.create_task(self._run_app())
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_handshake_deadline()
+        self._cancel_timer("_handshake_deadline")
+        connecting = self.connection.state is State.CONNECTING
         super().connection_lost(exc)
-        self.server._forget(self)
+        self.host.release(self)
+        if connecting and self.task is not None and not self.task.done():
+            # The client left before it was answered: there is no one left to serve.
+            self.task.cancel()
 
     def _handshake_timed_out(self) -> None:
         self._handshake_deadline = None
-        if self.connection.state is State.CONNECTING and self.connection.request is None and not self._lost:
-            self.transport.write(self.connection.reject(408, "Handshake timed out"))
-            self.transport.close()
+        if self.connection.state is State.CONNECTING and self.connection.request is None:
+            self.respond(408, "Handshake timed out")
 
-    def _cancel_handshake_deadline(self) -> None:
-        if self._handshake_deadline is not None:
-            self._handshake_deadline.cancel()
-            self._handshake_deadline = None
+    def _accept_timed_out(self) -> None:
+        self._handshake_deadline = None
+        if self.connection.state is State.CONNECTING and not self._lost:
+            logger.warning("the application neither accepted nor refused %s in time", self.connection.request)
+            self.respond(503, "The server did not answer in time")
+            if self.task is not None:
+                self.task.cancel()
+
+    def _cancel_timer(self, name: str) -> None:
+        handle = getattr(self, name)
+        if handle is not None:
+            handle.cancel()
+            setattr(self, name, None)
 
     # The application
 
     async def _run_app(self) -> None:
         try:
-            await self.server.app(self)
+            await self.host.app(self)
         except Exception:
             logger.exception("unhandled error in the application for %s", self.connection.request)
             if self.connection.state is State.CONNECTING:
@@ -115,7 +146,7 @@ class ServerSession(WebSocketStream):
             elif self.connection.state is State.OPEN:
                 await self.close(CloseCode.INTERNAL_ERROR)
         finally:
-            if self.connection.state is State.CONNECTING and not self._lost:
+            if self.connection.state is State.CONNECTING:
                 self.respond(500, "The handler neither accepted nor refused the connection")
 
     def check_upgrade(self) -> None:
@@ -125,30 +156,35 @@ class ServerSession(WebSocketStream):
     def accept(self, subprotocol: str | None = None, headers: Iterable[tuple[str, str]] = ()) -> None:
         """Send the 101; the connection is OPEN and frames flow."""
         if self._lost:
-            raise InvalidState("the client went away before the handshake completed")
+            raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, "the client left before the handshake completed")
         if subprotocol is None:
             subprotocol = self.default_subprotocol
-        self.transport.write(self.connection.accept(subprotocol, headers))
+        self._write_http(self.connection.accept(subprotocol, headers), close=False)
         self.handshaking = False
         self._request_buffer = bytearray()  # frames are read into the parser's buffer from here on
         trailing = self.connection.take_trailing()
         if trailing:
             events = self.connection.receive_data(trailing)
-            if events:
-                self._dispatch(events)
-            self._flush_replies()
+            if events or self.connection.needs_attention:
+                self._attend(events, 0)
         self._unblock_reading("handshake")
         self._start_keepalive()
 
     def respond(self, status: int, body: bytes | str = b"", headers: Iterable[tuple[str, str]] = ()) -> None:
         """Answer the request with plain HTTP instead of upgrading, and close."""
-        if self._lost:
-            return
-        self.transport.write(self.connection.reject(status, body, headers))
-        self.transport.close()
+        if self.connection.state is State.CONNECTING:
+            self._write_http(self.connection.reject(status, body, headers), close=True)
 
     def respond_error(self, error: HandshakeError) -> None:
+        """Answer with what a ``HandshakeError`` carries (its status, headers and reason)."""
+        if self.connection.state is State.CONNECTING:
+            self._write_http(self.connection.reject_error(error), close=True)
+
+    def _write_http(self, data: bytes, *, close: bool) -> None:
+        """The one way an HTTP answer leaves: the 101, or a refusal followed by closing TCP."""
         if self._lost:
             return
-        self.transport.write(self.connection.reject_error(error))
-        self.transport.close()
+        self._cancel_timer("_handshake_deadline")
+        self.transport.write(data)
+        if close:
+            self.transport.close()

@@ -16,8 +16,11 @@ class Settings:
     max_frame_size: int | None = None
     # Outgoing messages longer than this are sent in fragments of this size.
     fragment_size: int | None = None
-    # Messages received but not yet read by the handler; past this bolt stops reading the socket.
+    # Messages received but not yet read by the handler, counted and in bytes: past either, bolt
+    # stops reading the socket until the handler has read half of them. One message always fits,
+    # so a connection holds at most about max_message_size + inbox_bytes + its read buffer.
     inbox_size: int = 64
+    inbox_bytes: int = 1024 * 1024
     # The transport's write buffer: a send waits for drain above the high mark, until under the low.
     write_high_water: int = 64 * 1024
     write_low_water: int = 16 * 1024
@@ -26,11 +29,22 @@ class Settings:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     close_timeout: float = 10.0
+    # After a protocol violation, how long a handler that is not receiving gets to take the
+    # messages that arrived before it, before the connection is failed anyway.
+    violation_grace: float = 1.0
     handshake_timeout: float = 10.0
+    # How long the application may take to accept or refuse a complete request: then 503.
+    accept_timeout: float | None = 10.0
     max_header_bytes: int = 16 * 1024
     max_connections: int | None = None
     # On shutdown, how long open connections get to finish their close handshake and handlers.
     shutdown_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.inbox_size < 1:
+            raise ValueError("inbox_size must be at least 1")
+        if self.inbox_bytes < 1:
+            raise ValueError("inbox_bytes must be at least 1")
 
     @classmethod
     def names(cls) -> frozenset[str]:

@@ -2,12 +2,18 @@
 
 ``WebSocketStream`` is an ``asyncio.BufferedProtocol``: the event loop reads straight into the frame
 parser's buffer (``get_buffer`` / ``buffer_updated``), each read is parsed in one call, and the
-messages it completes wait in a bounded inbox. When the inbox is full, reading stops until the
-handler catches up (backpressure, not a close). Sends go straight to ``transport.write`` and only
-wait when the transport asked to pause (its write buffer is over the high-water mark).
+messages it completes wait in an inbox bounded in messages and in bytes. When the inbox is full,
+reading stops until the handler catches up (backpressure, not a close). Every frame leaves through
+``write_frames()``; a send only waits when the transport asked to pause (its write buffer is over
+the high-water mark).
+
+It is also the *session* the application's ``WebSocket`` object talks to (``receive``,
+``send_text``/``send_bytes``, ``drain``, ``ping``, ``close``, ``state``, close code and reason):
+the WebSocket object never touches the protocol object or the asyncio transport.
 
 Timers are ``loop.call_later`` handles, not tasks, so an idle connection costs no task: the
-keepalive ping, the pong deadline, and the close timeout.
+keepalive ping, the pong deadline, the close timeout, the write timeout, and the grace a handler
+gets to take the messages that arrived before a protocol violation.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections import deque
 
 from bolt.close_codes import CloseCode
 from bolt.events import Close, Pong
+from bolt.exceptions import ConcurrencyError, ConnectionClosed, InvalidState, WebSocketDisconnect
 from bolt.protocol.connection import Connection, State
 from bolt.transport.settings import Settings
 
@@ -30,12 +37,9 @@ class WebSocketStream(asyncio.BufferedProtocol):
     """The asyncio side of one connection: reading, the inbox, flow control, keepalive, closing.
 
     Subclasses run the opening handshake while ``handshaking`` is true (``_handshake_buffer()`` and
-    ``_handshake_received()``), then clear it. The application layer reads ``inbox`` (messages
-    waiting) with ``take()`` and ``message_waiter()``, writes frames from ``connection`` to
-    ``transport`` and awaits ``drain()`` while ``writing_paused``; and uses ``ping()``, ``close()``,
-    ``wait_closed()``. The read and write paths are flat on purpose: at small messages each Python
-    call and coroutine between the socket and the handler is a measurable part of the cost
-    (bench/echo).
+    ``_handshake_received()``), then clear it. The read and write paths are flat on purpose: at
+    small messages each Python call and coroutine between the socket and the handler is a
+    measurable part of the cost (bench/echo).
     """
 
     connection: Connection
@@ -46,12 +50,18 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.handshaking = True
         self.inbox: deque = deque()
+        # What the inbox holds, in messages and in bytes (len() of each str or bytes): reading
+        # pauses when either is over its limit. A single message always fits, however large.
+        self._inbox_bytes = 0
         self._inbox_limit = settings.inbox_size
+        self._inbox_byte_limit = settings.inbox_bytes
         self._receiver: asyncio.Future | None = None
+        self._receiver_call = ""
         # Why reading is paused: "handshake" (the application has not answered the request yet),
         # "inbox" (the handler is behind), "writes" (the peer is not reading what we send, so we do
         # not read what would make us send more), "turn" (a large read of control frames just
-        # happened: other connections get the loop first).
+        # happened: other connections get the loop first), "violation" (the peer broke the
+        # protocol: nothing after it is read while the handler takes what came before).
         self._read_blockers: set[str] = set()
         self.writing_paused = False
         self._drainers: list[asyncio.Future] = []
@@ -61,6 +71,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._keepalive: asyncio.TimerHandle | None = None
         self._pong_deadline: asyncio.TimerHandle | None = None
         self._close_deadline: asyncio.TimerHandle | None = None
+        self._violation_deadline: asyncio.TimerHandle | None = None
         self._lost = False
         self._closing = False
 
@@ -82,20 +93,17 @@ class WebSocketStream(asyncio.BufferedProtocol):
         connection = self.connection
         events = connection.buffer_updated(nbytes)
         if connection.needs_attention:
-            self._dispatch(events)
-            self._flush_replies()
-            if nbytes >= TURN_AFTER and not self._lost:
-                # A large read that carried control frames (a ping flood, most likely): let the
-                # other connections have the loop before reading more. uvloop would otherwise read
-                # this socket up to 32 times in a row while each read fills the buffer.
-                self._block_reading("turn")
-                self.loop.call_soon(self._unblock_reading, "turn")
+            self._attend(events, nbytes)
         elif events:
             inbox = self.inbox
             inbox.extend(events)
+            size = self._inbox_bytes
+            for message in events:
+                size += len(message)
+            self._inbox_bytes = size
             if self._receiver is not None:
                 self._wake_receiver()
-            if len(inbox) >= self._inbox_limit:
+            if len(inbox) >= self._inbox_limit or size > self._inbox_byte_limit:
                 self._block_reading("inbox")
 
     def _handshake_buffer(self) -> memoryview:
@@ -112,7 +120,13 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self.connection.receive_eof()
-        for handle in (self._keepalive, self._pong_deadline, self._close_deadline, self._write_deadline):
+        for handle in (
+            self._keepalive,
+            self._pong_deadline,
+            self._close_deadline,
+            self._write_deadline,
+            self._violation_deadline,
+        ):
             if handle is not None:
                 handle.cancel()
         self._wake_receiver()
@@ -145,29 +159,88 @@ class WebSocketStream(asyncio.BufferedProtocol):
                 waiter.set_result(None)
         self._drainers.clear()
 
+    # What the session's owner reads
+
+    @property
+    def state(self) -> State:
+        return self.connection.state
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self.connection.subprotocol  # type: ignore[attr-defined]
+
+    @property
+    def close_code(self) -> int | None:
+        return self.connection.close_code
+
+    @property
+    def close_reason(self) -> str:
+        return self.connection.close_reason
+
+    @property
+    def closed(self) -> bool:
+        """TCP is closed."""
+        return self._lost
+
     # Receiving
 
-    def _dispatch(self, events: list) -> None:
+    def _attend(self, events: list, nbytes: int) -> None:
+        """A read that brought more than messages: control frames, a violation, or the close."""
         inbox = self.inbox
         for event in events:
             kind = type(event)
             if kind is str or kind is bytes:
                 inbox.append(event)
+                self._inbox_bytes += len(event)
             elif kind is Pong:
                 self._pong_received(event.data)
             elif kind is Close:
                 self._start_close_timer()
         if self._receiver is not None:
             self._wake_receiver()
-        if len(inbox) >= self._inbox_limit:
+        connection = self.connection
+        if connection.state is State.OPEN and (
+            len(inbox) >= self._inbox_limit or self._inbox_bytes > self._inbox_byte_limit
+        ):
+            # Only while open: once closing, reading goes on until the peer's close frame.
             self._block_reading("inbox")
+        if connection.violation is not None:
+            self._hold_violation()
+        self._flush_replies()
+        if nbytes >= TURN_AFTER and not self._lost and not self._closing:
+            # A large read that carried control frames (a ping flood, most likely): let the
+            # other connections have the loop before reading more. uvloop would otherwise read
+            # this socket up to 32 times in a row while each read fills the buffer.
+            self._block_reading("turn")
+            self.loop.call_soon(self._unblock_reading, "turn")
+
+    def _hold_violation(self) -> None:
+        """The peer broke the protocol after sending valid messages: stop reading, and fail the
+        connection once the handler has taken those messages (it may answer them first), or
+        after a short grace if it is not receiving. With none waiting, fail it now."""
+        self._block_reading("violation")
+        if not self.inbox and self._receiver is not None:
+            self._act_on_violation()
+        elif self._violation_deadline is None:
+            self._violation_deadline = self.loop.call_later(self.settings.violation_grace, self._act_on_violation)
+
+    def _act_on_violation(self) -> None:
+        """RFC 6455 §7.1.7: send the close frame the violation maps to, and close."""
+        if self._violation_deadline is not None:
+            self._violation_deadline.cancel()
+            self._violation_deadline = None
+        if self.connection.violation is None or self._lost:
+            return
+        self.connection.fail_held()
+        self._flush_replies()
+        self._wake_receiver()
 
     def _flush_replies(self) -> None:
         """Write the pongs and close frames the connection generated; close TCP when it says so."""
         connection = self.connection
         replies = connection.data_to_send()
-        if replies and not self._lost:
-            self.transport.write(replies)
+        if replies:
+            self.write_frames(replies)
         if connection.should_close_transport and not self._lost and not self._closing:
             self._closing = True
             if connection.failure is not None and self.transport.can_write_eof():
@@ -176,8 +249,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
                 # flight; instead send the close frame and a FIN, and read (and drop) until the peer
                 # closes too, for at most the close timeout.
                 self.transport.write_eof()
-                self._read_blockers.clear()
-                self.transport.resume_reading()
+                self._read_everything()
                 self._start_close_timer()
             else:
                 self.transport.close()
@@ -191,20 +263,50 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def receiving_done(self) -> bool:
         """No more messages can arrive: the peer closed, broke the protocol, or TCP is gone."""
         connection = self.connection
-        return self._lost or connection.close_received is not None or connection.failure is not None
+        return (
+            self._lost
+            or connection.close_received is not None
+            or connection.failure is not None
+            or connection.violation is not None
+        )
 
-    def message_waiter(self) -> asyncio.Future:
-        """A future done when a message arrives or the connection ends (for an empty inbox)."""
-        receiver = self._receiver = self.loop.create_future()
-        return receiver
+    async def receive(self, call: str = "receive()") -> str | bytes:
+        """The next message, at once if one is waiting. ``WebSocketDisconnect`` once the
+        connection is over and the inbox empty; ``ConcurrencyError`` if another coroutine is
+        already waiting (``call`` names the API call, for that message)."""
+        inbox = self.inbox
+        while not inbox:
+            if self.receiving_done:
+                # The handler has taken everything that came before a violation: act on it now,
+                # after whatever it sent in answer.
+                self._act_on_violation()
+                connection = self.connection
+                raise WebSocketDisconnect(connection.close_code or CloseCode.ABNORMAL_CLOSURE, connection.close_reason)
+            if self.connection.state is State.CONNECTING:
+                raise InvalidState("accept() the connection before receiving")
+            receiver = self._receiver
+            if receiver is not None and not receiver.done():
+                raise ConcurrencyError(
+                    f"{call} called while {self._receiver_call} is already waiting for a message on this "
+                    "connection; receive from one task only"
+                )
+            receiver = self._receiver = self.loop.create_future()
+            self._receiver_call = call
+            await receiver
+        return self.take()
 
     def take(self) -> str | bytes:
         """The oldest waiting message (the inbox must not be empty)."""
         inbox = self.inbox
         message = inbox.popleft()
+        self._inbox_bytes -= len(message)
         # Reading resumes once the handler has caught up on half the inbox, not at the first
         # message taken, so a busy connection does not flap between paused and reading.
-        if self._read_blockers and len(inbox) <= self._inbox_limit // 2:
+        if (
+            self._read_blockers
+            and len(inbox) <= self._inbox_limit // 2
+            and self._inbox_bytes <= self._inbox_byte_limit // 2
+        ):
             self._unblock_reading("inbox")
         return message
 
@@ -223,6 +325,13 @@ class WebSocketStream(asyncio.BufferedProtocol):
             if not self._read_blockers and not self._lost:
                 self.transport.resume_reading()
 
+    def _read_everything(self) -> None:
+        """Read again whatever paused reading: the closing handshake waits for the peer's frames."""
+        if self._read_blockers:
+            self._read_blockers.clear()
+            if not self._lost:
+                self.transport.resume_reading()
+
     def _write_timed_out(self) -> None:
         """The peer has not read what we sent for the whole write timeout: drop it, so a client
         that never reads cannot hold a handler and its buffered data forever."""
@@ -232,6 +341,34 @@ class WebSocketStream(asyncio.BufferedProtocol):
             self.transport.abort()
 
     # Sending
+
+    def write_frames(self, data: bytes) -> None:
+        """The one way frames leave this connection: messages, pings, pongs and close frames."""
+        if not self._lost:
+            self.transport.write(data)
+
+    def send_text(self, data: str) -> bool:
+        """Write one text message; True when the caller should ``await drain()``."""
+        try:
+            frame = self.connection.send_text(data)
+        except ConnectionClosed:
+            raise self._send_error() from None
+        self.write_frames(frame)
+        return self.writing_paused
+
+    def send_bytes(self, data) -> bool:
+        """Write one binary message (any bytes-like object); True when the caller should drain."""
+        try:
+            frame = self.connection.send_binary(data)
+        except ConnectionClosed:
+            raise self._send_error() from None
+        self.write_frames(frame)
+        return self.writing_paused
+
+    def _send_error(self) -> InvalidState:
+        if self.connection.state is State.CONNECTING:
+            return InvalidState("accept() the connection before sending")
+        return self.connection.closed_error()
 
     async def drain(self) -> None:
         """Wait until the transport's buffer is under its low-water mark again."""
@@ -247,8 +384,12 @@ class WebSocketStream(asyncio.BufferedProtocol):
             data = os.urandom(4)
         if data in self._pings:
             raise ValueError("a ping with this payload is already waiting for its pong")
+        try:
+            frame = self.connection.send_ping(data)
+        except ConnectionClosed:
+            raise self._send_error() from None
         waiter = self.loop.create_future()
-        self.transport.write(self.connection.send_ping(data))
+        self.write_frames(frame)
         self._pings[data] = waiter
         sent = self.loop.time()
         await waiter
@@ -283,7 +424,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         waiter = self.loop.create_future()
         self._pings[payload] = waiter
         waiter.add_done_callback(self._keepalive_answered)
-        self.transport.write(self.connection.send_ping(payload))
+        self.write_frames(self.connection.send_ping(payload))
         if self.settings.ping_timeout is not None:
             self._pong_deadline = self.loop.call_later(self.settings.ping_timeout, self._keepalive_timed_out)
 
@@ -296,13 +437,21 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._start_keepalive()
 
     def _keepalive_timed_out(self) -> None:
-        """The peer did not answer a ping in time: it is gone or stuck, so drop it (1011 if it can hear)."""
+        """The peer did not answer a ping in time: it is gone or stuck, so drop it (1011 if it can hear).
+
+        Only a peer we are listening to is judged: while reading is paused (a slow handler, a
+        backed-up write buffer), its pong may be waiting, unread, behind the messages in front of
+        it, so the deadline starts again instead.
+        """
         self._pong_deadline = None
         if self._lost:
             return
+        if self._read_blockers:
+            self._pong_deadline = self.loop.call_later(self.settings.ping_timeout, self._keepalive_timed_out)
+            return
         logger.info("closing a connection whose peer did not answer a keepalive ping")
         if self.connection.state is State.OPEN:
-            self.transport.write(self.connection.send_close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout"))
+            self.write_frames(self.connection.send_close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout"))
         self.transport.abort()
 
     # Closing
@@ -313,11 +462,27 @@ class WebSocketStream(asyncio.BufferedProtocol):
         The wait is bounded by the close timeout, after which TCP is dropped (RFC 6455 §7.1.1 lets
         the client close TCP if the server does not).
         """
-        if self.connection.state is State.OPEN and not self._lost:
-            self.transport.write(self.connection.send_close(code, reason))
-            self._start_close_timer()
-            self._flush_replies()
+        self.start_closing(code, reason)
         await self.wait_closed()
+
+    def start_closing(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Send a close frame, unless one was sent, and read until the peer's close frame.
+
+        A held violation goes out instead of ``code``: the peer broke the protocol. Whatever paused
+        reading (a full inbox, backed-up writes), the peer's frames are read again from here on,
+        data dropped (§7.1.2: we wait for its close frame), so the handshake completes promptly.
+        """
+        connection = self.connection
+        if self._lost:
+            return
+        if connection.violation is not None:
+            self._act_on_violation()
+            return
+        if connection.state is not State.OPEN:
+            return
+        self.write_frames(connection.send_close(code, reason))
+        self._start_close_timer()
+        self._read_everything()
 
     def _start_close_timer(self) -> None:
         if self._close_deadline is None and not self._lost:
@@ -328,10 +493,11 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if not self._lost:
             self.transport.abort()
 
+    def abort(self) -> None:
+        """Drop TCP at once, without a closing handshake."""
+        if not self._lost and self.transport is not None:
+            self.transport.abort()
+
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is closed."""
         await asyncio.shield(self._closed)
-
-    @property
-    def closed(self) -> bool:
-        return self._lost

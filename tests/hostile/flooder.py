@@ -8,9 +8,9 @@ checks the 101, then floods according to MODE while a reader thread parses (unma
   the pongs.
 - ``ping-stream SECONDS``: empty pings in blocks of 4,096 for SECONDS; waits for the pongs.
 
-The ping floods end with one ping carrying ``LAST`` and wait for its pong: RFC 6455 §5.5.3 lets a
-server answer only the latest of the pings it has not answered yet, so the count of pongs may be
-anything from one up, but the last ping is always answered.
+The ping floods end with one ping carrying ``LAST`` and wait for its pong. Every ping must be
+answered (RFC 6455 §5.5.2; clients and test suites count pongs), so the count of pongs is the count
+of pings.
 - ``empty-continuations SECONDS``: a text message started with "a" (FIN clear), then empty
   continuation frames in blocks of 4,096 for SECONDS, then a final continuation "b"; waits for the
   echo "ab".

@@ -133,8 +133,8 @@ def check_bounds(figures, max_stall: float | None = None) -> None:
 def test_a_burst_of_10000_pings_is_answered_up_to_the_last(flood_runner):
     figures = flood_runner("ping-burst", 10_000)
     result = figures["result"]
-    # §5.5.3: one pong per read, for the latest ping; the last ping is always answered.
-    assert result["last_answered"] and 1 <= result["pongs"] <= 10_001
+    # §5.5.2: every ping gets its pong (10,000 and the last one), in order.
+    assert result["last_answered"] and result["pongs"] == 10_001
     assert result["close_code"] == 1000 and result["tcp_closed"]
     check_bounds(figures)
 
@@ -143,6 +143,7 @@ def test_a_stream_of_pings_for_2_seconds_is_answered_up_to_the_last(flood_runner
     figures = flood_runner("ping-stream", 2)
     result = figures["result"]
     assert result["frames"] > 10_000
+    assert result["pongs"] == result["frames"] + 1
     assert result["last_answered"] and result["close_code"] == 1000 and result["tcp_closed"]
     check_bounds(figures)
 
@@ -167,10 +168,11 @@ def test_a_256_KiB_message_in_one_byte_fragments(flood_runner):
 
 
 def test_pings_from_a_peer_that_never_reads_the_pongs(flood_runner):
-    """One pong per read (§5.5.3) means a peer that never reads its pongs cannot make the server
-    buffer a pong per ping: what waits to be written stays a few bytes per read, far under the
-    write limit, while the flood is parsed like any other."""
+    """Every ping is answered, yet a peer that never reads its pongs cannot make the server buffer
+    them without bound: reading pauses while the write buffer is over its high-water mark, so what
+    waits to be written is at most the mark plus the pongs of one read (check_bounds), and the
+    write timeout then drops the peer."""
     figures = flood_runner("ping-noread", 3, write_timeout=1.0)
     assert figures["result"]["sent"] > 1024 * 1024
-    assert figures["write_buffer_peak"] < 64 * 1024
+    assert figures["result"]["error"] or figures["result"]["seconds"] < 3
     check_bounds(figures)

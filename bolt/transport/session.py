@@ -1,0 +1,75 @@
+"""The session interface: everything the application's ``WebSocket`` object may ask of a connection.
+
+``WebSocketStream`` (with ``ServerSession`` and ``ClientSession``) implements it on bolt's own
+asyncio transport; another transport (an ASGI adapter) can implement it too, and the ``WebSocket``
+object cannot tell which it runs on. These are typing ``Protocol`` classes: nothing inherits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from bolt.exceptions import HandshakeError
+from bolt.protocol.connection import State
+from bolt.protocol.handshake import Request
+
+
+class Session(Protocol):
+    """Receiving, sending and closing one connection."""
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def subprotocol(self) -> str | None: ...
+
+    @property
+    def close_code(self) -> int | None: ...
+
+    @property
+    def close_reason(self) -> str: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def receive(self, call: str = "receive()") -> str | bytes:
+        """The next message; ``WebSocketDisconnect`` once over, ``ConcurrencyError`` for a second
+        concurrent caller (``call`` names the API call, for that message)."""
+        ...
+
+    def send_text(self, data: str) -> bool:
+        """Write a text message now; True when the caller should ``await drain()``."""
+        ...
+
+    def send_bytes(self, data: bytes | bytearray | memoryview) -> bool: ...
+
+    async def drain(self) -> None: ...
+
+    async def ping(self, data: bytes | None = None) -> float: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+class HandshakingSession(Session, Protocol):
+    """A server's session, which also answers the opening handshake."""
+
+    client: tuple[str, int] | None
+    secure: bool
+    default_subprotocol: str | None
+
+    @property
+    def request(self) -> Request | None: ...
+
+    @property
+    def offered_subprotocols(self) -> list[str]: ...
+
+    def check_upgrade(self) -> None: ...
+
+    def accept(self, subprotocol: str | None = None, headers: Iterable[tuple[str, str]] = ()) -> None: ...
+
+    def respond(self, status: int, body: bytes | str = b"", headers: Iterable[tuple[str, str]] = ()) -> None: ...
+
+    def respond_error(self, error: HandshakeError) -> None: ...
