@@ -137,7 +137,7 @@ class BaseWebSocket:
         raise WebSocketDisconnect(code, reason)
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return _Messages(self.receive)
+        return _Messages(self._session.receive)
 
     def iter_text(self) -> AsyncIterator[str]:
         return _Messages(self.receive_text)

@@ -9,12 +9,15 @@ did not load is a failure, not a skip.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
 
 import bolt.codec
+from bolt.transport.run import new_event_loop
 
+LOOPS = ["asyncio", "uvloop"]
 REQUIRE_COMPILED = os.environ.get("BOLT_REQUIRE_EXTENSIONS", "") not in ("", "0")
 EXPORTED = ("FrameParser", "FrameWriter", "Utf8Validator", "is_valid_utf8", "mask", "mask_inplace")
 
@@ -53,3 +56,26 @@ def load_module(name: str, module: str):
         if name == "compiled" and REQUIRE_COMPILED:
             pytest.fail(f"BOLT_REQUIRE_EXTENSIONS=1 but bolt._speedups.{module} did not load: {exc}")
         pytest.skip(f"{name} {module} not available: {exc}")
+
+
+def loop_runner(loop_name: str, default_timeout: float = 20.0):
+    """``runner(coroutine, timeout)`` runs a coroutine to completion on a fresh loop of that kind
+    (skipping the test when uvloop is not installed)."""
+    try:
+        new_event_loop(loop_name).close()
+    except ImportError:
+        pytest.skip(f"{loop_name} is not installed")
+
+    def runner(coroutine, timeout: float = default_timeout):
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(loop_name)) as runner:
+            return runner.run(asyncio.wait_for(coroutine, timeout))
+
+    runner.loop_name = loop_name
+    return runner
+
+
+@pytest.fixture(params=LOOPS)
+def run(request):
+    """Run a coroutine to completion on each loop in turn: the transport's tests run on stock
+    asyncio and on uvloop, as uvloop's own suite does."""
+    return loop_runner(request.param)

@@ -13,26 +13,10 @@ import bolt
 from bolt import BoltAPI, HandshakeError, WebSocket
 from bolt.protocol.handshake import accept_key
 from bolt.testing import AsyncTestClient
-from bolt.transport.run import new_event_loop
 
-LOOPS = ["asyncio", "uvloop"]
 # Far under the 10 s open timeout that the failure used to wait for.
 PROMPT = 1.0
 
-
-@pytest.fixture(params=LOOPS)
-def run(request):
-    """Run a coroutine to completion on the loop under test."""
-    try:
-        new_event_loop(request.param).close()
-    except ImportError:
-        pytest.skip(f"{request.param} is not installed")
-
-    def runner(coroutine, timeout: float = 20.0):
-        with asyncio.Runner(loop_factory=lambda: new_event_loop(request.param)) as loop_runner:
-            return loop_runner.run(asyncio.wait_for(coroutine, timeout))
-
-    return runner
 
 
 api = BoltAPI()

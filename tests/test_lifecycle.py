@@ -15,38 +15,16 @@ import pytest
 import bolt
 from bolt import BoltAPI, ConcurrencyError, Settings, WebSocket, WebSocketDisconnect
 from bolt.testing import AsyncTestClient
-from bolt.transport.run import new_event_loop
 from tests.conformance.client import BINARY, CLOSE, PING, PONG, TEXT, close_frame, exchange, frame
-from tests.hostile.peers import rss
+from tests.hostile.peers import echo_api, rss
 
 MiB = 1024 * 1024
 
 
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request, codec):
-    """Run a coroutine on the loop under test; the ``codec`` fixture picks the implementation."""
-    try:
-        new_event_loop(request.param).close()
-    except ImportError:
-        pytest.skip(f"{request.param} is not installed")
-
-    def runner(coroutine, timeout: float = 30.0):
-        with asyncio.Runner(loop_factory=lambda: new_event_loop(request.param)) as loop_runner:
-            return loop_runner.run(asyncio.wait_for(coroutine, timeout))
-
-    return runner
-
-
-def echo_api(**settings) -> BoltAPI:
-    api = BoltAPI(**settings)
-
-    @api.websocket("/echo")
-    async def echo(websocket: WebSocket):
-        await websocket.accept()
-        async for message in websocket:
-            await websocket.send(message)
-
-    return api
+@pytest.fixture
+def run(run, codec):
+    """The loop under test (tests/conftest.py), with the codec under test: four runs each."""
+    return run
 
 
 # 1. Every ping gets its pong

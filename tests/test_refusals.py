@@ -19,28 +19,12 @@ from bolt import BoltAPI, Cookie, HandshakeRejected, Header, WebSocket
 from bolt.auth import BaseGuard, JWTAuthentication
 from bolt.protocol.handshake import ResponseParser
 from bolt.testing import AsyncTestClient
-from bolt.transport.run import new_event_loop
 from tests.test_auth_support import SECRET, hs256
 
-LOOPS = ["asyncio", "uvloop"]
 # A real JWT: what must never come back in a refusal.
 TOKEN = hs256(aud=None, iss=None)
 SECRET_PARTS = [part for part in TOKEN.split(".") if len(part) >= 8]
 
-
-@pytest.fixture(params=LOOPS)
-def run(request):
-    """Run a coroutine to completion on the loop under test."""
-    try:
-        new_event_loop(request.param).close()
-    except ImportError:
-        pytest.skip(f"{request.param} is not installed")
-
-    def runner(coroutine, timeout: float = 20.0):
-        with asyncio.Runner(loop_factory=lambda: new_event_loop(request.param)) as loop_runner:
-            return loop_runner.run(asyncio.wait_for(coroutine, timeout))
-
-    return runner
 
 
 class Boom(BaseGuard):

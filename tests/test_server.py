@@ -17,25 +17,9 @@ import websockets
 import bolt
 from bolt import BoltAPI, ConnectionClosed, Cookie, HandshakeRejected, Header, Settings, WebSocket, WebSocketDisconnect
 from bolt.testing import AsyncTestClient
-from bolt.transport.run import new_event_loop
 from tests.framing import raw_frame
 
-LOOPS = ["asyncio", "uvloop"]
 
-
-@pytest.fixture(params=LOOPS)
-def run(request):
-    """Run a coroutine to completion on the loop under test."""
-    try:
-        new_event_loop(request.param).close()
-    except ImportError:
-        pytest.skip(f"{request.param} is not installed")
-
-    def runner(coroutine, timeout: float = 20.0):
-        with asyncio.Runner(loop_factory=lambda: new_event_loop(request.param)) as loop_runner:
-            return loop_runner.run(asyncio.wait_for(coroutine, timeout))
-
-    return runner
 
 
 class Color(Enum):

@@ -31,6 +31,11 @@ class State(IntEnum):
     CLOSED = 3
 
 
+# The members as plain module names, for the paths every message takes: ``State.OPEN`` is an
+# attribute lookup on the enum class that costs about 60 ns on CPython 3.11, a global about 20 ns.
+CONNECTING, OPEN, CLOSING, CLOSED = State
+
+
 class Connection:
     """One WebSocket connection from the end of the opening handshake to the closing of TCP.
 
@@ -77,16 +82,7 @@ class Connection:
         violation maps to (or, with ``hold_violations``, the violation waits in ``violation``), and
         the events it sent validly before that are still returned.
         """
-        if self.state is State.OPEN and self.violation is None:
-            try:
-                events = self._parser.feed(data)
-            except ProtocolError as error:
-                return self._failed(error)
-            self.needs_attention = self._parser.control_frames > 0
-            if self.needs_attention:
-                self._react(events)
-            return events
-        return self._receive_closing(self._parser.feed, data)
+        return self._receive(self._parser.feed, data)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """For ``asyncio.BufferedProtocol``: read straight into the parser's buffer."""
@@ -99,8 +95,9 @@ class Connection:
         frame or a violation), so that the caller looks at ``data_to_send()`` and
         ``should_close_transport`` only when it did: most reads carry messages alone.
         """
-        if self.state is State.OPEN and self.violation is None:
-            # receive_data() written out: this runs once per read, and most reads carry messages alone.
+        if self.state is OPEN and self.violation is None:
+            # _receive() written out for an open connection: this runs once per read, and most
+            # reads carry messages alone.
             try:
                 events = self._parser.buffer_updated(nbytes)
             except ProtocolError as error:
@@ -109,10 +106,10 @@ class Connection:
             if self.needs_attention:
                 self._react(events)
             return events
-        return self._receive_closing(self._parser.buffer_updated, nbytes)
+        return self._receive(self._parser.buffer_updated, nbytes)
 
-    def _receive_closing(self, parse, data) -> list:
-        """Bytes that arrive once the connection is no longer simply open.
+    def _receive(self, parse, data) -> list:
+        """Parse with ``parse(data)``, in any state.
 
         After a violation (held or acted on), or once TCP closed, nothing more is parsed. After we
         sent a close frame, the peer's frames are still read until its close frame arrives
@@ -125,10 +122,11 @@ class Connection:
         try:
             events = parse(data)
         except ProtocolError as error:
-            error.events = [event for event in error.events if type(event) is not str and type(event) is not bytes]
+            if self.close_sent is not None:
+                error.events = _control_only(error.events)
             return self._failed(error)
         if self.close_sent is not None:
-            events = [event for event in events if type(event) is not str and type(event) is not bytes]
+            events = _control_only(events)
         self.needs_attention = self._parser.control_frames > 0
         if self.needs_attention:
             self._react(events)
@@ -196,12 +194,12 @@ class Connection:
         return data
 
     def send_text(self, data: str) -> bytes:
-        if self.state is not State.OPEN:
+        if self.state is not OPEN:
             raise self.closed_error()
         return self._writer.text(data)
 
     def send_binary(self, data) -> bytes:
-        if self.state is not State.OPEN:
+        if self.state is not OPEN:
             raise self.closed_error()
         return self._writer.binary(data)
 
@@ -265,6 +263,10 @@ class Connection:
         if self.failure is not None:
             return self.failure.reason
         return ""
+
+
+def _control_only(events: list) -> list:
+    return [event for event in events if type(event) is not str and type(event) is not bytes]
 
 
 def _fit_reason(reason: str) -> str:

@@ -26,7 +26,7 @@ from collections import deque
 from bolt.close_codes import CloseCode
 from bolt.events import Close, Pong
 from bolt.exceptions import ConcurrencyError, ConnectionClosed, InvalidState, WebSocketDisconnect
-from bolt.protocol.connection import Connection, State
+from bolt.protocol.connection import CONNECTING, Connection, State
 from bolt.transport.settings import Settings
 
 logger = logging.getLogger("bolt")
@@ -276,13 +276,19 @@ class WebSocketStream(asyncio.BufferedProtocol):
         already waiting (``call`` names the API call, for that message)."""
         inbox = self.inbox
         while not inbox:
-            if self.receiving_done:
+            connection = self.connection
+            # receiving_done, written out: a handler waits here once per message.
+            if (
+                self._lost
+                or connection.close_received is not None
+                or connection.failure is not None
+                or connection.violation is not None
+            ):
                 # The handler has taken everything that came before a violation: act on it now,
                 # after whatever it sent in answer.
                 self._act_on_violation()
-                connection = self.connection
                 raise WebSocketDisconnect(connection.close_code or CloseCode.ABNORMAL_CLOSURE, connection.close_reason)
-            if self.connection.state is State.CONNECTING:
+            if connection.state is CONNECTING:
                 raise InvalidState("accept() the connection before receiving")
             receiver = self._receiver
             if receiver is not None and not receiver.done():
@@ -347,13 +353,17 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if not self._lost:
             self.transport.write(data)
 
+    # The two message sends are write_frames() written out: a message can only be framed while the
+    # connection is open (Connection raises otherwise), so the check for a lost transport is not
+    # needed, and one Python call less is measurable on the path every message takes.
+
     def send_text(self, data: str) -> bool:
         """Write one text message; True when the caller should ``await drain()``."""
         try:
             frame = self.connection.send_text(data)
         except ConnectionClosed:
             raise self._send_error() from None
-        self.write_frames(frame)
+        self.transport.write(frame)
         return self.writing_paused
 
     def send_bytes(self, data) -> bool:
@@ -362,7 +372,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
             frame = self.connection.send_binary(data)
         except ConnectionClosed:
             raise self._send_error() from None
-        self.write_frames(frame)
+        self.transport.write(frame)
         return self.writing_paused
 
     def _send_error(self) -> InvalidState:

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from bolt.transport.run import new_event_loop
-
-LOOPS = ["asyncio", "uvloop"]
+from tests.conftest import LOOPS, loop_runner
 
 
 def runner_for(loop_name: str):
-    try:
-        new_event_loop(loop_name).close()
-    except ImportError:
-        pytest.skip(f"{loop_name} is not installed")
-
-    def runner(coroutine, timeout: float = 60.0):
-        with asyncio.Runner(loop_factory=lambda: new_event_loop(loop_name)) as loop_runner:
-            return loop_runner.run(asyncio.wait_for(coroutine, timeout))
-
-    runner.loop_name = loop_name
-    return runner
+    return loop_runner(loop_name, default_timeout=60.0)
 
 
 @pytest.fixture(params=LOOPS)
