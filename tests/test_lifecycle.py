@@ -272,6 +272,46 @@ def test_close_while_the_inbox_is_full_completes_with_the_peers_answer(run):
     assert outcome["code"] == 1000 and outcome["seconds"] < 10
 
 
+def test_close_while_writes_are_backed_up_still_reads_the_peers_close(run):
+    """The peer stops reading, so our writes back up and reading pauses ("writes"); it then sends
+    its close frame. Our close() must read again and take that answer (1000), even though TCP can
+    only be dropped at the close timeout, since the peer never reads what we sent."""
+    api = BoltAPI(close_timeout=1.0, write_timeout=None)
+    outcome = {}
+
+    @api.websocket("/push")
+    async def push(websocket: WebSocket):
+        await websocket.accept()
+        session = websocket._session
+        while not session.writing_paused:
+            session.send_bytes(bytes(256 * 1024))
+        outcome["paused"] = session.reading_paused
+        await asyncio.sleep(0.3)  # the peer's close frame arrives meanwhile, unread
+        await websocket.close(1000)
+        outcome["code"] = websocket.close_code
+
+    async def main():
+        async with AsyncTestClient(api) as client:
+            reader, writer = await asyncio.open_connection("127.0.0.1", client.port, limit=1024)
+            writer.transport.set_write_buffer_limits(0)
+            writer.write(
+                b"GET /push HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            await reader.readuntil(b"\r\n\r\n")
+            writer.transport.pause_reading()  # from here on the client reads nothing
+            await asyncio.sleep(0.1)
+            writer.write(close_frame(1000))
+            for _ in range(200):
+                if "code" in outcome:
+                    break
+                await asyncio.sleep(0.05)
+            writer.transport.abort()
+
+    run(main())
+    assert outcome["paused"] and outcome["code"] == 1000
+
+
 def test_shutdown_while_the_inbox_is_full_completes_the_closing_handshake(run):
     api = BoltAPI(inbox_size=4, close_timeout=20, shutdown_timeout=20)
     sessions = []
