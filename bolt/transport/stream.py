@@ -259,17 +259,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if receiver is not None and not receiver.done():
             receiver.set_result(None)
 
-    @property
-    def receiving_done(self) -> bool:
-        """No more messages can arrive: the peer closed, broke the protocol, or TCP is gone."""
-        connection = self.connection
-        return (
-            self._lost
-            or connection.close_received is not None
-            or connection.failure is not None
-            or connection.violation is not None
-        )
-
     async def receive(self, call: str = "receive()") -> str | bytes:
         """The next message, at once if one is waiting. ``WebSocketDisconnect`` once the
         connection is over and the inbox empty; ``ConcurrencyError`` if another coroutine is
@@ -277,7 +266,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         inbox = self.inbox
         while not inbox:
             connection = self.connection
-            # receiving_done, written out: a handler waits here once per message.
+            # No more messages can come: TCP is gone, the peer closed, or it broke the protocol.
             if (
                 self._lost
                 or connection.close_received is not None
