@@ -150,28 +150,31 @@ class BaseWebSocket:
 
     # Sending: the session writes at once and says whether its buffer asks us to wait.
 
-    async def send_text(self, data: str) -> None:
+    async def send_text(self, data: str, *, compress: bool = True) -> None:
+        """Send a text message. ``compress=False`` sends it uncompressed even where
+        permessage-deflate was agreed (data already compressed, or too random to gain)."""
         session = self._session
-        if session.send_text(data):
+        if session.send_text(data, compress):
             await session.drain()
 
-    async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
+    async def send_bytes(self, data: bytes | bytearray | memoryview, *, compress: bool = True) -> None:
+        """Send a binary message (any bytes-like object); ``compress`` as for ``send_text``."""
         session = self._session
-        if session.send_bytes(data):
+        if session.send_bytes(data, compress):
             await session.drain()
 
-    async def send(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes, *, compress: bool = True) -> None:
         """Send ``str`` as text and bytes-like as binary."""
         session = self._session
-        if session.send_text(data) if isinstance(data, str) else session.send_bytes(data):
+        if session.send_text(data, compress) if isinstance(data, str) else session.send_bytes(data, compress):
             await session.drain()
 
-    async def send_json(self, data: Any, mode: str = "text") -> None:
+    async def send_json(self, data: Any, mode: str = "text", *, compress: bool = True) -> None:
         encoded = self._dumps(data)
         if mode == "binary":
-            await self.send_bytes(encoded.encode("utf-8") if isinstance(encoded, str) else encoded)
+            await self.send_bytes(encoded.encode("utf-8") if isinstance(encoded, str) else encoded, compress=compress)
         elif mode == "text":
-            await self.send_text(encoded if isinstance(encoded, str) else encoded.decode("utf-8"))
+            await self.send_text(encoded if isinstance(encoded, str) else encoded.decode("utf-8"), compress=compress)
         else:
             raise ValueError(f"mode is 'text' or 'binary', not {mode!r}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import zlib
 
 import pytest
 
@@ -327,42 +326,6 @@ def test_buffer_returns_to_its_small_size_after_a_big_message(frames):
     assert len(parser.get_buffer(-1)) <= small
 
 
-# Extensions: the decompress hook (permessage-deflate plugs in here)
-
-
-def deflate(data: bytes) -> bytes:
-    compressor = zlib.compressobj(wbits=-15)
-    return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
-
-
-def inflate(data: bytes) -> bytes:
-    return zlib.decompressobj(wbits=-15).decompress(data + b"\x00\x00\xff\xff")
-
-
-def test_rsv1_marks_a_compressed_message_when_an_extension_decompresses(frames):
-    compressed = deflate("héllo héllo héllo".encode())
-    data = raw_frame(TEXT, compressed[:3], fin=False, rsv=RSV1) + raw_frame(CONT, compressed[3:])
-    assert server_events(frames, data, decompress=inflate) == (["héllo héllo héllo"], None)
-
-
-def test_rsv1_on_a_continuation_is_refused_even_with_an_extension(frames):
-    data = raw_frame(BINARY, b"a", fin=False, rsv=RSV1) + raw_frame(CONT, b"b", rsv=RSV1)
-    events, error = server_events(frames, data, decompress=inflate)
-    assert error == (ProtocolError, 1002, "reserved bits set on a continuation frame")
-
-
-def test_decompressed_message_over_the_limit_is_too_big(frames):
-    data = raw_frame(BINARY, deflate(b"\x00" * 5000), rsv=RSV1)
-    events, error = server_events(frames, data, decompress=inflate, max_message_size=4096)
-    assert error is not None and error[0] is MessageTooBig
-
-
-def test_invalid_utf8_after_decompression_is_1007(frames):
-    data = raw_frame(TEXT, deflate(b"\xff\xfe"), rsv=RSV1)
-    events, error = server_events(frames, data, decompress=inflate)
-    assert error == (InvalidUTF8, 1007, "invalid UTF-8 in a text message")
-
-
 # The writer
 
 
@@ -390,14 +353,6 @@ def test_fragmentation_splits_at_the_configured_size(frames):
     writer = frames.FrameWriter(fragment_size=4)
     data = writer.binary(b"0123456789")
     assert data == raw_frame(BINARY, b"0123", fin=False, key=None) + raw_frame(CONT, b"4567", fin=False, key=None) + raw_frame(CONT, b"89", key=None)
-
-
-def test_compress_hook_sets_rsv1_on_the_first_frame_only(frames):
-    writer = frames.FrameWriter(compress=deflate, fragment_size=5)
-    data = writer.text("compress me, compress me, compress me")
-    assert data[0] & RSV1
-    parser = frames.FrameParser(client=True, decompress=inflate)
-    assert parser.feed(data) == ["compress me, compress me, compress me"]
 
 
 def test_writer_accepts_any_bytes_like(frames):

@@ -334,7 +334,7 @@ def test_verify_returns_the_chosen_subprotocol_and_extensions():
     )
     assert verify_response(client, response) == (
         "v2",
-        ["permessage-deflate; server_no_context_takeover", "x-foo"],
+        [("permessage-deflate", [("server_no_context_takeover", None)]), ("x-foo", [])],
     )
 
 

@@ -61,7 +61,10 @@ def test_malformed_header_is_400(value):
 
 
 class Recording:
-    """A ServerExtension that accepts offers whose params it is told to, answering ``answer``."""
+    """A ServerExtension that accepts offers whose params it is told to, answering ``answer``.
+
+    What it agrees to for the connection is the offer's params themselves.
+    """
 
     def __init__(self, name: str, accepts=lambda params: True, answer: str = "") -> None:
         self.name = name
@@ -69,9 +72,9 @@ class Recording:
         self.answer = answer
         self.offers: list[ExtensionParams] = []
 
-    def negotiate(self, params: ExtensionParams) -> str | None:
+    def negotiate(self, params: ExtensionParams) -> tuple[str, object] | None:
         self.offers.append(params)
-        return self.answer if self.accepts(params) else None
+        return (self.answer, params) if self.accepts(params) else None
 
 
 def offering(*values: str) -> Request:
@@ -81,20 +84,22 @@ def offering(*values: str) -> Request:
 
 def test_recording_is_a_server_extension():
     extension: ServerExtension = Recording("x")
-    assert extension.negotiate([]) == ""
+    assert extension.negotiate([]) == ("", [])
 
 
 def test_an_extension_takes_the_first_offer_it_accepts_and_no_other():
     deflate = Recording("permessage-deflate", accepts=lambda params: ("x", None) not in params,
                         answer="server_no_context_takeover")
     request = offering("permessage-deflate; x", "permessage-deflate; client_max_window_bits", "permessage-deflate")
-    assert negotiate_extensions(request, [deflate]) == [(deflate, "permessage-deflate; server_no_context_takeover")]
+    assert negotiate_extensions(request, [deflate]) == [
+        ("permessage-deflate; server_no_context_takeover", [("client_max_window_bits", None)])
+    ]
     assert deflate.offers == [[("x", None)], [("client_max_window_bits", None)]]
 
 
 def test_an_accepted_offer_without_params_answers_the_bare_name():
     extension = Recording("x-foo")
-    assert negotiate_extensions(offering("x-foo; a=1"), [extension]) == [(extension, "x-foo")]
+    assert negotiate_extensions(offering("x-foo; a=1"), [extension]) == [("x-foo", [("a", "1")])]
 
 
 def test_declined_offers_leave_the_extension_out():
@@ -105,12 +110,12 @@ def test_declined_offers_leave_the_extension_out():
 
 def test_offers_for_unknown_extensions_are_ignored():
     extension = Recording("x-foo")
-    assert negotiate_extensions(offering("x-unknown; q", "x-foo"), [extension]) == [(extension, "x-foo")]
+    assert negotiate_extensions(offering("x-unknown; q", "x-foo"), [extension]) == [("x-foo", [])]
 
 
 def test_accepted_extensions_follow_the_clients_order():
     first, second = Recording("a"), Recording("b")
-    assert negotiate_extensions(offering("b, a"), [first, second]) == [(second, "b"), (first, "a")]
+    assert negotiate_extensions(offering("b; x, a"), [first, second]) == [("b", [("x", None)]), ("a", [])]
 
 
 def test_nothing_to_negotiate():

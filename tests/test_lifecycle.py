@@ -7,6 +7,7 @@ real server on loopback."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 
@@ -158,7 +159,7 @@ def test_reading_pauses_on_bytes_before_the_message_count(run):
         async with AsyncTestClient(api) as client:
             async with client.websocket_connect("/hold") as ws:
                 for _ in range(10):
-                    await ws.send_bytes(bytes(40_000))
+                    await ws.send_bytes(os.urandom(40_000))  # incompressible: 40,000 bytes on the wire too
                 await asyncio.sleep(1.0)
 
     run(main())

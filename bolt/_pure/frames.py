@@ -18,9 +18,9 @@ from __future__ import annotations
 import operator
 import os
 import struct
-from typing import Callable
 
 from bolt._coerce import as_bytes, as_str, byte_view, close_payload, size_limit
+from bolt._deflate import Deflater, Inflater
 from bolt._pure.mask import mask, mask_inplace
 from bolt._pure.utf8 import Utf8Validator
 from bolt.close_codes import is_valid_close_code
@@ -47,10 +47,11 @@ MAX_READ_SIZE = 256 * 1024
 SHRINK_ABOVE = 1024 * 1024
 LARGE_FRAME = 64 * 1024
 MAX_CONTROL_PAYLOAD = 125
+# One call stops after its compressed messages inflated to more than this: a read may hold many
+# small frames that each inflate to megabytes, and the caller must see (and pause for) what came out
+# before more is inflated. ``more`` then says complete frames may wait; ``feed(b"")`` goes on.
+INFLATE_BUDGET = 1024 * 1024
 _MASK_POOL_SIZE = 4096
-
-Decompress = Callable[[bytes], bytes]
-Compress = Callable[[bytes], bytes]
 
 
 class _MaskKeys:
@@ -82,10 +83,10 @@ class FrameParser:
 
     ``client``: this end is the client, so frames must arrive unmasked (§5.1); a server requires them
     masked. ``max_message_size`` and ``max_frame_size`` (None: no limit) are checked from the frame
-    header, before any payload is buffered. ``decompress``, when an extension such as
-    permessage-deflate was negotiated, permits RSV1 on the first frame of a data message and is
-    called with the whole message's payload (RFC 7692 §6.2); it should raise ``MessageTooBig`` itself
-    if its output would pass the limit.
+    header, before any payload is buffered. ``inflater`` (a ``bolt._deflate.Inflater``), when
+    permessage-deflate was negotiated, permits RSV1 on the first frame of a data message (RFC 7692
+    §6) and inflates such a message frame by frame as it arrives, never past the message limit, a
+    compressed text message being validated as UTF-8 as it is inflated (§6.2).
 
     A violation raises a ``ProtocolError`` carrying the close code to send; events completed before it
     in the same call are on ``error.events``; the pongs of pings before it are still in
@@ -98,12 +99,12 @@ class FrameParser:
         client: bool = False,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         max_frame_size: int | None = None,
-        decompress: Decompress | None = None,
+        inflater: Inflater | None = None,
     ) -> None:
         self._expect_masked = not client
         self._max_message = size_limit(max_message_size, "max_message_size")
         self._max_frame = size_limit(max_frame_size, "max_frame_size")
-        self._decompress = decompress
+        self._inflater = inflater
         self._buf = bytearray(INITIAL_BUFFER_SIZE)
         self._start = 0
         self._end = 0
@@ -131,6 +132,9 @@ class FrameParser:
         # How many control frames (ping, pong, close) the last call parsed: when none, the caller
         # can take the list as messages alone and has no pong to send.
         self.control_frames = 0
+        # Complete frames may still wait in the buffer: the last call stopped at INFLATE_BUDGET.
+        self.more = False
+        self._inflated = 0
         self.pings_received = 0
         # The pongs owed for the pings parsed so far, as the frames to send; a client masks them.
         self._pongs = bytearray()
@@ -227,12 +231,16 @@ class FrameParser:
             raise InvalidState(f"the frame stream already failed: {self._error.reason}")
         events: list = []
         self.control_frames = 0
+        self.more = False
+        self._inflated = 0
         if self._closed:
             self._start = self._end = 0
             return events
         try:
             while not self._closed and self._next_frame(events):
-                pass
+                if self._inflated > INFLATE_BUDGET:
+                    self.more = self._start < self._end
+                    break
         except ProtocolError as error:
             self._error = error
             error.events = events
@@ -262,9 +270,14 @@ class FrameParser:
         if self._fin and not self._fragments:
             events.append(self._whole_message(buf, start, length))
             return True
-        if self._validates_text() and not self._utf8.feed(memoryview(buf)[start + self._validated : start + length]):
-            raise InvalidUTF8("invalid UTF-8 in a text message")
-        self._fragments += memoryview(buf)[start : start + length]
+        if self._message_compressed:
+            # A fragment of a compressed message is inflated as it comes (RFC 7692 §7.2.2), so its
+            # text is validated, and its size checked, before the rest arrives.
+            self._add_inflated(self._inflater.inflate(buf[start : start + length], self._room()))
+        else:
+            if self._validates_text() and not self._utf8.feed(memoryview(buf)[start + self._validated : start + length]):
+                raise InvalidUTF8("invalid UTF-8 in a text message")
+            self._fragments += memoryview(buf)[start : start + length]
         if self._fin:
             events.append(self._assembled_message())
         return True
@@ -306,7 +319,7 @@ class FrameParser:
             else:
                 if self._message_opcode:
                     raise ProtocolError("new data frame inside a fragmented message")  # §5.4
-                if rsv and (rsv != 0x40 or self._decompress is None):
+                if rsv and (rsv != 0x40 or self._inflater is None):
                     raise ProtocolError("reserved bits set without a negotiated extension")  # §5.2
         if bool(masked) != self._expect_masked:
             # §5.1: a server closes on an unmasked frame, a client on a masked one.
@@ -329,7 +342,10 @@ class FrameParser:
         if self._max_frame >= 0 and length > self._max_frame:
             raise MessageTooBig(f"frame of {length} bytes is over the limit of {self._max_frame}")
         if opcode < OP_CLOSE:
-            if self._max_message >= 0 and self._message_size + length > self._max_message:
+            limit = self._max_message
+            if limit >= 0 and (rsv if opcode != OP_CONTINUATION else self._message_compressed):
+                limit = _compressed_limit(limit)
+            if limit >= 0 and self._message_size + length > limit:
                 raise MessageTooBig(
                     f"message of {self._message_size + length} bytes or more is over the limit of {self._max_message}"
                 )
@@ -400,7 +416,13 @@ class FrameParser:
         compressed = self._message_compressed
         self._end_message()
         if compressed:
-            payload = self._inflate(bytes(buf[start : start + length]))
+            inflater = self._inflater
+            room = self._room()
+            payload = inflater.inflate(buf[start : start + length], room)
+            rest = inflater.finish(room - len(payload) if room >= 0 else -1)
+            if rest:
+                payload += rest
+            self._inflated += len(payload)
             if opcode == OP_TEXT:
                 return _decode(payload)
             return payload
@@ -409,16 +431,16 @@ class FrameParser:
         return bytes(buf[start : start + length])
 
     def _assembled_message(self):
+        if self._message_compressed:
+            self._add_inflated(self._inflater.finish(self._room()))  # type: ignore[union-attr]
+            self._inflated += len(self._fragments)
         payload = bytes(self._fragments)
         opcode = self._message_opcode
-        compressed = self._message_compressed
         complete = self._utf8.complete
         self._end_message()
-        if compressed:
-            payload = self._inflate(payload)
         if opcode == OP_BINARY:
             return payload
-        if not compressed and not complete:
+        if not complete:
             raise InvalidUTF8("text message ends inside a UTF-8 sequence")
         return _decode(payload)
 
@@ -429,11 +451,16 @@ class FrameParser:
         self._fragments = bytearray()
         self._utf8.reset()
 
-    def _inflate(self, payload: bytes) -> bytes:
-        payload = as_bytes(self._decompress(payload), "decompress() result")  # type: ignore[misc]
-        if self._max_message >= 0 and len(payload) > self._max_message:
-            raise MessageTooBig(f"decompressed message is over the limit of {self._max_message}")
-        return payload
+    def _room(self) -> int:
+        """How many more bytes the message being inflated may grow by (-1: no limit)."""
+        if self._max_message < 0:
+            return -1
+        return self._max_message - len(self._fragments)
+
+    def _add_inflated(self, data: bytes) -> None:
+        if self._message_opcode == OP_TEXT and not self._utf8.feed(data):
+            raise InvalidUTF8("invalid UTF-8 in a text message")
+        self._fragments += data
 
     def _close_event(self, payload: bytes) -> Close:
         if not payload:
@@ -442,6 +469,17 @@ class FrameParser:
         if not is_valid_close_code(code):
             raise ProtocolError(f"invalid close code {code}")  # §7.4
         return Close(code, _decode(payload, 2, len(payload) - 2, "invalid UTF-8 in a close reason"))
+
+
+def _compressed_limit(limit: int) -> int:
+    """The most a compressed message may take on the wire when it may inflate to ``limit`` bytes.
+
+    Its inflated size is what the limit judges (as it is inflated), but data deflate cannot shrink
+    grows: 5 bytes per stored block (RFC 1951 §3.2.4), and a compressor with a small memory level
+    makes small blocks (websockets' memLevel 5: 0.25%). zlib's own worst case, ``deflateBound``,
+    is under an eighth more; a peer that compresses everything can then still send a message of
+    exactly the limit, and the buffer holds at most that much."""
+    return min(limit + limit // 8 + 1024, 2**63 - 1)
 
 
 def _decode(data, start: int = 0, length: int | None = None, problem: str = "invalid UTF-8 in a text message") -> str:
@@ -456,9 +494,10 @@ def _decode(data, start: int = 0, length: int | None = None, problem: str = "inv
 class FrameWriter:
     """Builds frames to send. ``client``: mask every frame with a fresh random key (§5.3).
 
-    ``fragment_size`` splits longer messages into frames of that many payload bytes; ``compress``,
-    when an extension was negotiated, compresses each data message and sets RSV1 on its first frame.
-    Each method returns the bytes to write.
+    ``fragment_size`` splits longer messages into frames of that many payload bytes. ``deflater`` (a
+    ``bolt._deflate.Deflater``), when permessage-deflate was negotiated, compresses each data message
+    of at least its ``min_size`` bytes, unless the call says ``compress=False``, and sets RSV1 on
+    its first frame (RFC 7692 §6). Each method returns the bytes to write.
     """
 
     def __init__(
@@ -466,20 +505,20 @@ class FrameWriter:
         *,
         client: bool = False,
         fragment_size: int | None = None,
-        compress: Compress | None = None,
+        deflater: Deflater | None = None,
     ) -> None:
         self._fragment_size = size_limit(fragment_size, "fragment_size", 1)
         self._client = client
-        self._compress = compress
+        self._deflater = deflater
         self._keys = _MaskKeys()
 
-    def text(self, data: str) -> bytes:
+    def text(self, data: str, compress: bool = True) -> bytes:
         if type(data) is not str:
             data = as_str(data, "text() data")
-        return self._message(OP_TEXT, data.encode("utf-8"))
+        return self._message(OP_TEXT, data.encode("utf-8"), compress)
 
-    def binary(self, data) -> bytes:
-        return self._message(OP_BINARY, byte_view(data, "binary() data"))
+    def binary(self, data, compress: bool = True) -> bytes:
+        return self._message(OP_BINARY, byte_view(data, "binary() data"), compress)
 
     def ping(self, data=b"") -> bytes:
         return self._control(OP_PING, data)
@@ -497,10 +536,15 @@ class FrameWriter:
             raise ValueError(f"control frame payload is {len(data)} bytes; at most {MAX_CONTROL_PAYLOAD} (§5.5)")
         return self._frame(opcode, data, True, False)
 
-    def _message(self, opcode: int, payload) -> bytes:
-        compressed = self._compress is not None
+    def _message(self, opcode: int, payload, compress: bool) -> bytes:
+        deflater = self._deflater
+        compressed = deflater is not None and compress and len(payload) >= deflater.min_size
         if compressed:
-            payload = byte_view(self._compress(bytes(payload)), "compress() result")  # type: ignore[misc]
+            packed = deflater.compress(payload)  # type: ignore[union-attr]
+            if packed is None:
+                compressed = False  # deflate would not make it smaller: sent as it is
+            else:
+                payload = packed
         size = self._fragment_size
         if size < 0 or len(payload) <= size:
             return self._frame(opcode, payload, True, compressed)

@@ -29,6 +29,8 @@ from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolEr
 
 
 cdef extern from "Python.h":
+    object PyMemoryView_FromMemory(char *mem, Py_ssize_t size, int flags)
+    int PyBUF_READ
     bint PyUnicode_IS_ASCII(object)
     const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *) except NULL
 
@@ -63,6 +65,8 @@ cdef Py_ssize_t MIN_READ_SIZE = 4 * 1024
 cdef Py_ssize_t MAX_READ_SIZE = 256 * 1024
 cdef Py_ssize_t SHRINK_ABOVE = 1024 * 1024
 cdef long long LARGE_FRAME = 64 * 1024
+# See bolt._pure.frames.INFLATE_BUDGET.
+cdef long long INFLATE_BUDGET = 1024 * 1024
 
 
 @cython.final
@@ -97,7 +101,7 @@ cdef class FrameParser:
     cdef bint _expect_masked
     cdef long long _max_message
     cdef long long _max_frame
-    cdef object _decompress
+    cdef object _inflater
     cdef bytearray _buf
     cdef Py_ssize_t _start
     cdef Py_ssize_t _end
@@ -123,14 +127,16 @@ cdef class FrameParser:
     cdef bytearray _pongs
     cdef _MaskKeys _keys
     cdef readonly int control_frames
+    cdef readonly bint more
+    cdef long long _inflated
     cdef readonly long long pings_received
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
-                 max_frame_size=None, decompress=None):
+                 max_frame_size=None, inflater=None):
         self._expect_masked = not client
         self._max_message = size_limit(max_message_size, "max_message_size")
         self._max_frame = size_limit(max_frame_size, "max_frame_size")
-        self._decompress = decompress
+        self._inflater = inflater
         self._buf = bytearray(INITIAL_BUFFER_SIZE)
         self._start = 0
         self._end = 0
@@ -250,13 +256,17 @@ cdef class FrameParser:
             raise InvalidState(f"the frame stream already failed: {self._error.reason}")
         cdef list events = []
         self.control_frames = 0
+        self.more = False
+        self._inflated = 0
         if self._closed:
             self._start = 0
             self._end = 0
             return events
         try:
             while not self._closed and self._next_frame(events):
-                pass
+                if self._inflated > INFLATE_BUDGET:
+                    self.more = self._start < self._end
+                    break
         except ProtocolError as error:
             self._error = error
             error.events = events
@@ -286,12 +296,18 @@ cdef class FrameParser:
         if self._fin and PyByteArray_GET_SIZE(self._fragments) == 0:
             events.append(self._whole_message(payload, length))
             return True
-        if self._validates_text() and not bolt_utf8_feed(
-                &self._utf8, payload + self._validated, <size_t>(length - self._validated)):
-            raise InvalidUTF8("invalid UTF-8 in a text message")
-        cdef Py_ssize_t have = PyByteArray_GET_SIZE(self._fragments)
-        PyByteArray_Resize(self._fragments, have + length)
-        memcpy(PyByteArray_AS_STRING(self._fragments) + have, payload, length)
+        cdef Py_ssize_t have
+        if self._message_compressed:
+            # A fragment of a compressed message is inflated as it comes (RFC 7692 §7.2.2), so its
+            # text is validated, and its size checked, before the rest arrives.
+            self._add_inflated(self._inflate(payload, length, self._room()))
+        else:
+            if self._validates_text() and not bolt_utf8_feed(
+                    &self._utf8, payload + self._validated, <size_t>(length - self._validated)):
+                raise InvalidUTF8("invalid UTF-8 in a text message")
+            have = PyByteArray_GET_SIZE(self._fragments)
+            PyByteArray_Resize(self._fragments, have + length)
+            memcpy(PyByteArray_AS_STRING(self._fragments) + have, payload, length)
         if self._fin:
             events.append(self._assembled_message())
         return True
@@ -331,7 +347,7 @@ cdef class FrameParser:
             else:
                 if self._message_opcode:
                     raise ProtocolError("new data frame inside a fragmented message")  # §5.4
-                if rsv and (rsv != 0x40 or self._decompress is None):
+                if rsv and (rsv != 0x40 or self._inflater is None):
                     raise ProtocolError("reserved bits set without a negotiated extension")  # §5.2
         if masked != self._expect_masked:
             # §5.1: a server closes on an unmasked frame, a client on a masked one.
@@ -356,8 +372,14 @@ cdef class FrameParser:
             pos += 8
         if self._max_frame >= 0 and length > <uint64_t>self._max_frame:
             raise MessageTooBig(f"frame of {length} bytes is over the limit of {self._max_frame}")
+        cdef long long limit, extra
         if opcode < OP_CLOSE:
-            if self._max_message >= 0 and <uint64_t>self._message_size + length > <uint64_t>self._max_message:
+            limit = self._max_message
+            if limit >= 0 and (rsv != 0 if opcode != OP_CONTINUATION else self._message_compressed):
+                # See bolt._pure.frames._compressed_limit; capped at 2**63 - 1, as sizes are.
+                extra = limit // 8 + 1024
+                limit = limit + extra if limit <= 0x7FFFFFFFFFFFFFFF - extra else 0x7FFFFFFFFFFFFFFF
+            if limit >= 0 and <uint64_t>self._message_size + length > <uint64_t>limit:
                 raise MessageTooBig(
                     f"message of {<uint64_t>self._message_size + length} bytes or more is over the limit "
                     f"of {self._max_message}")
@@ -433,27 +455,34 @@ cdef class FrameParser:
         cdef int opcode = self._message_opcode
         cdef bint compressed = self._message_compressed
         self._end_message()
+        cdef long long room
+        cdef bytes data
         if compressed:
-            data = self._inflate(PyBytes_FromStringAndSize(<const char *>payload, length))
+            room = self._room()
+            data = self._inflate(payload, length, room)
+            rest = self._inflater.finish(room - PyBytes_GET_SIZE(data) if room >= 0 else -1)
+            if rest:
+                data += rest
+            self._inflated += PyBytes_GET_SIZE(data)
             if opcode == OP_TEXT:
-                return _decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message")
+                return _decode(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), "invalid UTF-8 in a text message")
             return data
         if opcode == OP_TEXT:
             return _decode(<const char *>payload, length, "invalid UTF-8 in a text message")
         return PyBytes_FromStringAndSize(<const char *>payload, length)
 
     cdef object _assembled_message(self):
+        if self._message_compressed:
+            self._add_inflated(self._inflater.finish(self._room()))
+            self._inflated += PyByteArray_GET_SIZE(self._fragments)
         cdef bytes data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(self._fragments),
                                                     PyByteArray_GET_SIZE(self._fragments))
         cdef int opcode = self._message_opcode
-        cdef bint compressed = self._message_compressed
         cdef bint complete = bolt_utf8_complete(&self._utf8)
         self._end_message()
-        if compressed:
-            data = self._inflate(data)
         if opcode == OP_BINARY:
             return data
-        if not compressed and not complete:
+        if not complete:
             raise InvalidUTF8("text message ends inside a UTF-8 sequence")
         return _decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message")
 
@@ -465,12 +494,30 @@ cdef class FrameParser:
             self._fragments = bytearray()
         bolt_utf8_reset(&self._utf8)
 
-    cdef bytes _inflate(self, bytes payload):
-        result = self._decompress(payload)
-        cdef bytes inflated = result if type(result) is bytes else as_bytes(result, "decompress() result")
-        if self._max_message >= 0 and PyBytes_GET_SIZE(inflated) > self._max_message:
-            raise MessageTooBig(f"decompressed message is over the limit of {self._max_message}")
-        return inflated
+    cdef bytes _inflate(self, const unsigned char *payload, Py_ssize_t length, long long room):
+        # zlib reads the payload where it lies in the receive buffer, through a view that is
+        # released before returning, so that nothing can touch that memory once it moves.
+        view = PyMemoryView_FromMemory(<char *>payload, length, PyBUF_READ)
+        try:
+            return self._inflater.inflate(view, room)
+        finally:
+            view.release()
+
+    cdef long long _room(self):
+        """How many more bytes the message being inflated may grow by (-1: no limit)."""
+        if self._max_message < 0:
+            return -1
+        return self._max_message - PyByteArray_GET_SIZE(self._fragments)
+
+    cdef int _add_inflated(self, bytes data) except -1:
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
+        if self._message_opcode == OP_TEXT and not bolt_utf8_feed(
+                &self._utf8, <const unsigned char *>PyBytes_AS_STRING(data), <size_t>size):
+            raise InvalidUTF8("invalid UTF-8 in a text message")
+        cdef Py_ssize_t have = PyByteArray_GET_SIZE(self._fragments)
+        PyByteArray_Resize(self._fragments, have + size)
+        memcpy(PyByteArray_AS_STRING(self._fragments) + have, PyBytes_AS_STRING(data), size)
+        return 0
 
     cdef object _close_event(self, bytes payload):
         cdef Py_ssize_t size = len(payload)
@@ -495,31 +542,34 @@ cdef class FrameWriter:
 
     cdef bint _client
     cdef long long _fragment_size
-    cdef object _compress
+    cdef object _deflater
+    cdef Py_ssize_t _min_size
     cdef _MaskKeys _keys
 
-    def __init__(self, *, bint client=False, fragment_size=None, compress=None):
+    def __init__(self, *, bint client=False, fragment_size=None, deflater=None):
         self._fragment_size = size_limit(fragment_size, "fragment_size", 1)
         self._client = client
-        self._compress = compress
+        self._deflater = deflater
+        self._min_size = deflater.min_size if deflater is not None else 0
         self._keys = _MaskKeys()
 
-    def text(self, data):
+    def text(self, data, bint compress=True):
         cdef Py_ssize_t size
         cdef const char *utf8
         if type(data) is not str:
             data = as_str(data, "text() data")
-        if PyUnicode_IS_ASCII(data) and self._compress is None:
+        if PyUnicode_IS_ASCII(data):
             # An ASCII str stores its characters as UTF-8 already: frame them with no encode step.
             utf8 = PyUnicode_AsUTF8AndSize(data, &size)
-            if self._fragment_size < 0 or size <= self._fragment_size:
+            if (self._fragment_size < 0 or size <= self._fragment_size) and (
+                    self._deflater is None or not compress or size < self._min_size):
                 return self._frame(OP_TEXT, utf8, size, True, False)
-        return self._message(OP_TEXT, PyUnicode_AsUTF8String(data))
+        return self._message(OP_TEXT, PyUnicode_AsUTF8String(data), compress)
 
-    def binary(self, data):
+    def binary(self, data, bint compress=True):
         if type(data) is not bytes and type(data) is not bytearray:
             data = byte_view(data, "binary() data")
-        return self._message(OP_BINARY, data)
+        return self._message(OP_BINARY, data, compress)
 
     def ping(self, data=b""):
         if type(data) is not bytes and type(data) is not bytearray:
@@ -547,12 +597,14 @@ cdef class FrameWriter:
         finally:
             PyBuffer_Release(&view)
 
-    cdef bytes _message(self, int opcode, payload):
-        cdef bint compressed = self._compress is not None
+    cdef bytes _message(self, int opcode, payload, bint compress):
+        cdef bint compressed = self._deflater is not None and compress and len(payload) >= self._min_size
         if compressed:
-            payload = self._compress(bytes(payload))
-            if type(payload) is not bytes and type(payload) is not bytearray:
-                payload = byte_view(payload, "compress() result")
+            packed = self._deflater.compress(payload)
+            if packed is None:
+                compressed = False  # deflate would not make it smaller: sent as it is
+            else:
+                payload = packed
         cdef Py_buffer view
         cdef long long size = self._fragment_size
         cdef Py_ssize_t step

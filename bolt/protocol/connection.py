@@ -15,11 +15,16 @@ CLOSING (a close frame was sent or received, or the peer broke the protocol), CL
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from bolt import codec
+from bolt._deflate import Deflater, Inflater
 from bolt.close_codes import CloseCode
 from bolt.events import Close
 from bolt.exceptions import ConnectionClosed, ProtocolError
+
+if TYPE_CHECKING:
+    from bolt.protocol.deflate import DeflateConfig
 
 MAX_CLOSE_REASON = 123
 
@@ -40,8 +45,8 @@ class Connection:
     """One WebSocket connection from the end of the opening handshake to the closing of TCP.
 
     ``client`` picks the role: a client masks what it sends and refuses masked frames (§5.1).
-    Limits and the extension hooks are passed to the codec (``bolt.codec.FrameParser`` and
-    ``FrameWriter``).
+    Limits are passed to the codec (``bolt.codec.FrameParser`` and ``FrameWriter``); once the
+    opening handshake agreed on permessage-deflate, ``use_deflate()`` gives them its compression.
     """
 
     def __init__(
@@ -51,16 +56,16 @@ class Connection:
         max_message_size: int | None = 16 * 1024 * 1024,
         max_frame_size: int | None = None,
         fragment_size: int | None = None,
-        decompress=None,
-        compress=None,
         hold_violations: bool = False,
     ) -> None:
         self.client = client
         self.state = State.OPEN
-        self._parser = codec.FrameParser(
-            client=client, max_message_size=max_message_size, max_frame_size=max_frame_size, decompress=decompress
-        )
-        self._writer = codec.FrameWriter(client=client, fragment_size=fragment_size, compress=compress)
+        self._limits = {"max_message_size": max_message_size, "max_frame_size": max_frame_size}
+        self._fragment_size = fragment_size
+        self._parser = codec.FrameParser(client=client, **self._limits)
+        self._writer = codec.FrameWriter(client=client, fragment_size=fragment_size)
+        # The permessage-deflate configuration agreed in the handshake (RFC 7692), if any.
+        self.deflate: DeflateConfig | None = None
         self._output: list[bytes] = []
         self.close_received: Close | None = None
         self.close_sent: Close | None = None
@@ -71,6 +76,18 @@ class Connection:
         self.hold_violations = hold_violations
         self.violation: ProtocolError | None = None
         self.needs_attention = False
+
+    def use_deflate(self, config: DeflateConfig) -> None:
+        """Compress and decompress messages as the handshake agreed (RFC 7692 §7). Called once the
+        handshake is done and before any frame is parsed or built, so the codec is built anew
+        with the connection's own compression contexts."""
+        self.deflate = config
+        inflater = Inflater(config.decompress_window_bits, config.decompress_reset)
+        deflater = Deflater(
+            config.compress_window_bits, config.compress_reset, config.level, config.memory_level, config.min_size
+        )
+        self._parser = codec.FrameParser(client=self.client, inflater=inflater, **self._limits)
+        self._writer = codec.FrameWriter(client=self.client, fragment_size=self._fragment_size, deflater=deflater)
 
     # Receiving
 
@@ -98,15 +115,26 @@ class Connection:
         if self.state is OPEN and self.violation is None:
             # _receive() written out for an open connection: this runs once per read, and most
             # reads carry messages alone.
+            parser = self._parser
             try:
-                events = self._parser.buffer_updated(nbytes)
+                events = parser.buffer_updated(nbytes)
             except ProtocolError as error:
                 return self._failed(error)
-            self.needs_attention = self._parser.control_frames > 0
+            self.needs_attention = parser.control_frames > 0 or parser.more
             if self.needs_attention:
                 self._react(events)
             return events
         return self._receive(self._parser.buffer_updated, nbytes)
+
+    @property
+    def more_buffered(self) -> bool:
+        """Complete frames still wait in the buffer: the last read inflated past the codec's
+        budget for one call (``parse_buffered()`` goes on once the application caught up)."""
+        return self._parser.more
+
+    def parse_buffered(self) -> list:
+        """Parse what is already buffered, as if it had just been read."""
+        return self._receive(self._parser.feed, b"")
 
     def _receive(self, parse, data) -> list:
         """Parse with ``parse(data)``, in any state.
@@ -121,13 +149,16 @@ class Connection:
             return []
         try:
             events = parse(data)
+            if self.close_sent is not None:
+                # What it sends is dropped, so nothing needs to wait in the buffer for anyone.
+                events = _control_only(events)
+                while self._parser.more:
+                    events += _control_only(self._parser.feed(b""))
         except ProtocolError as error:
             if self.close_sent is not None:
                 error.events = _control_only(error.events)
             return self._failed(error)
-        if self.close_sent is not None:
-            events = _control_only(events)
-        self.needs_attention = self._parser.control_frames > 0
+        self.needs_attention = self._parser.control_frames > 0 or self._parser.more
         if self.needs_attention:
             self._react(events)
         return events
@@ -193,15 +224,17 @@ class Connection:
         self._output.clear()
         return data
 
-    def send_text(self, data: str) -> bytes:
+    def send_text(self, data: str, compress: bool = True) -> bytes:
+        """A text message's frames; ``compress=False`` sends it uncompressed even where
+        permessage-deflate was agreed."""
         if self.state is not OPEN:
             raise self.closed_error()
-        return self._writer.text(data)
+        return self._writer.text(data, compress)
 
-    def send_binary(self, data) -> bytes:
+    def send_binary(self, data, compress: bool = True) -> bytes:
         if self.state is not OPEN:
             raise self.closed_error()
-        return self._writer.binary(data)
+        return self._writer.binary(data, compress)
 
     def send_ping(self, data=b"") -> bytes:
         self._check_open()

@@ -32,16 +32,17 @@ class ServerExtension(Protocol):
     ``name`` is the extension token the client offers (``"permessage-deflate"``).
 
     ``negotiate(params)`` receives the parameters of one offer, in the order the client wrote
-    them, each value a str or None for a parameter without ``=``. It returns the parameters of
-    the server's response as they appear after the name (``"server_no_context_takeover"``, or
-    ``""`` for none) when it accepts the offer, or None to decline it and let the next offer be
-    tried (RFC 7692 §5: an offer the server cannot take is declined, not fatal). Raising
-    ``HandshakeError`` refuses the whole handshake.
+    them, each value a str or None for a parameter without ``=``. When it accepts the offer it
+    returns the parameters of the server's response as they appear after the name
+    (``"server_no_context_takeover"``, or ``""`` for none) and the per-connection object that
+    carries what was agreed (a ``DeflateConfig`` for permessage-deflate). None declines the offer
+    and lets the next one be tried (RFC 7692 §5: an offer the server cannot take is declined, not
+    fatal). Raising ``HandshakeError`` refuses the whole handshake.
     """
 
     name: str
 
-    def negotiate(self, params: ExtensionParams) -> str | None: ...
+    def negotiate(self, params: ExtensionParams) -> tuple[str, object] | None: ...
 
 
 def parse_extension_header(values: Iterable[str]) -> list[ExtensionOffer]:
@@ -72,10 +73,9 @@ def parse_extension_header(values: Iterable[str]) -> list[ExtensionOffer]:
     return offers
 
 
-def negotiate_extensions(
-    request: Request, available: Iterable[ServerExtension]
-) -> list[tuple[ServerExtension, str]]:
-    """The extensions to use and, for each, its element of the response's Sec-WebSocket-Extensions.
+def negotiate_extensions(request: Request, available: Iterable[ServerExtension]) -> list[tuple[str, object]]:
+    """The extensions agreed on: for each, its element of the response's Sec-WebSocket-Extensions
+    (``"permessage-deflate; server_no_context_takeover"``) and the object ``negotiate()`` returned.
 
     The client's offers are tried in its order (its order of preference, RFC 6455 §9.1); each
     extension takes the first of its offers it accepts and ignores the others (RFC 7692 §5).
@@ -84,17 +84,19 @@ def negotiate_extensions(
     values = request.headers.get_all("Sec-WebSocket-Extensions")
     if not by_name or not values:
         return []
-    accepted: list[tuple[ServerExtension, str]] = []
+    accepted: list[tuple[str, object]] = []
     accepted_names: set[str] = set()
     for name, params in parse_extension_header(values):
         extension = by_name.get(name)
         if extension is None or name in accepted_names:
             continue
-        response_params = extension.negotiate(params)
-        if response_params is not None:
+        agreed = extension.negotiate(params)
+        if agreed is not None:
+            response_params, agreement = agreed
             accepted_names.add(name)
-            accepted.append((extension, f"{name}; {response_params}" if response_params else name))
+            accepted.append((f"{name}; {response_params}" if response_params else name, agreement))
     return accepted
+
 
 def _token(value: str, position: int) -> tuple[str, int]:
     match = TOKEN.match(value, position)

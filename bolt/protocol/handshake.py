@@ -8,11 +8,13 @@ then send ``accept_response()`` or, for any ``HandshakeError``, ``error_response
     key = validate_upgrade(request)        # HandshakeError: send error_response(exc), close
     subprotocol = select_subprotocol(offered_subprotocols(request), supported)
     extensions = negotiate_extensions(request, available_extensions)
-    send(accept_response(key, subprotocol, [value for _, value in extensions]))
+    send(accept_response(key, subprotocol, [element for element, _ in extensions]))
     # parser.trailing holds the client's first frame bytes, if it sent some already
 
 Client: send ``ClientRequest(url).request_bytes()``, feed what comes back to a
-``ResponseParser``, and check the ``Response`` with ``verify_response()``.
+``ResponseParser``, and check the ``Response`` with ``verify_response()``, which returns the
+subprotocol chosen and the extensions accepted, parsed, for the client's extensions to judge
+(permessage-deflate: ``bolt.protocol.deflate``).
 
 The HTTP layer (parsers, ``Headers``, ``http_response``) is ``bolt.protocol.http``; the
 Sec-WebSocket-Extensions grammar and the extension hook are ``bolt.protocol.extensions``. Both
@@ -181,7 +183,7 @@ def accept_response(
 ) -> bytes:
     """The bytes of the 101 that completes the server's side of the handshake (RFC 6455 §4.2.2).
 
-    ``extensions`` are the accepted elements of Sec-WebSocket-Extensions (the second item of each
+    ``extensions`` are the accepted elements of Sec-WebSocket-Extensions (the first item of each
     pair ``negotiate_extensions()`` returns), in the order they apply. ``ValueError`` if a header
     name or value would inject fields.
     """
@@ -286,12 +288,14 @@ class ClientRequest:
         return f"<ClientRequest {self.url}>"
 
 
-def verify_response(request: ClientRequest, response: Response) -> tuple[str | None, list[str]]:
+def verify_response(request: ClientRequest, response: Response) -> tuple[str | None, list[ExtensionOffer]]:
     """Check the server's answer to ``request`` (RFC 6455 §4.1, the client's validation of it).
 
-    Returns the subprotocol the server chose (None if none) and the Sec-WebSocket-Extensions
-    values it sent, each naming only extensions the client offered. ``HandshakeRejected`` when the
-    status is not 101; ``HandshakeError`` for any other departure from §4.1.
+    Returns the subprotocol the server chose (None if none) and the extensions it accepted, parsed
+    from its Sec-WebSocket-Extensions as ``(name, params)`` in its order, each one the client
+    offered; whether their parameters fit the offers is for each extension to judge.
+    ``HandshakeRejected`` when the status is not 101; ``HandshakeError`` for any other departure
+    from §4.1.
     """
     # "If the status code received from the server is not 101, the client handles the response
     # per HTTP procedures": the server refused, and said why.
@@ -316,22 +320,21 @@ def verify_response(request: ClientRequest, response: Response) -> tuple[str | N
         raise HandshakeError("The server's Sec-WebSocket-Accept does not match the key sent")
     # "If the response includes a |Sec-WebSocket-Extensions| header field and this header field
     # indicates the use of an extension that was not present in the client's handshake".
-    extension_values = headers.get_all("Sec-WebSocket-Extensions")
-    if extension_values:
+    extensions = parse_extension_header(headers.get_all("Sec-WebSocket-Extensions"))
+    if extensions:
         offered = {name for name, _ in parse_extension_header(request.extensions)}
-        for name, _ in parse_extension_header(extension_values):
-            if name not in offered:
-                raise HandshakeError(f"The server accepted extension {name}, which the client did not offer")
+        if any(name not in offered for name, _ in extensions):
+            raise HandshakeError("The server accepted an extension the client did not offer")
     # "If the response includes a |Sec-WebSocket-Protocol| header field and this header field
     # indicates the use of a subprotocol that was not present in the client's handshake".
     subprotocols = comma_list(headers.get_all("Sec-WebSocket-Protocol"))
     if not subprotocols:
-        return None, extension_values
+        return None, extensions
     if len(subprotocols) > 1:
         raise HandshakeError(f"The server chose more than one subprotocol: {', '.join(subprotocols)}")
     if subprotocols[0] not in request.subprotocols:
         raise HandshakeError(f"The server chose subprotocol {subprotocols[0]}, which the client did not offer")
-    return subprotocols[0], extension_values
+    return subprotocols[0], extensions
 
 
 def _version(text: str) -> tuple[int, ...]:

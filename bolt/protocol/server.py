@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from bolt.exceptions import HandshakeError, InvalidState
 from bolt.protocol.connection import Connection, State
+from bolt.protocol.deflate import DeflateConfig
 from bolt.protocol.handshake import (
     Request,
     RequestParser,
@@ -31,7 +32,12 @@ from bolt.protocol.handshake import (
 
 
 class ServerConnection(Connection):
-    """A server's connection: the opening handshake (CONNECTING), then ``Connection``'s life."""
+    """A server's connection: the opening handshake (CONNECTING), then ``Connection``'s life.
+
+    ``extensions`` are those the server is willing to use (``PerMessageDeflate`` among them); one
+    object serves every connection. ``accept()`` negotiates them, and ``self.extensions`` then
+    holds what each agreed extension returned for this connection (a ``DeflateConfig``).
+    """
 
     def __init__(
         self,
@@ -45,6 +51,7 @@ class ServerConnection(Connection):
         self.state = State.CONNECTING
         self.request: Request | None = None
         self.subprotocol: str | None = None
+        self.extensions: list[object] = []
         self._request_parser = RequestParser(max_header_bytes, max_headers)
         self._extensions = list(extensions)
         self._key: str | None = None
@@ -81,15 +88,22 @@ class ServerConnection(Connection):
     def accept(self, subprotocol: str | None = None, headers: Iterable[tuple[str, str]] = ()) -> bytes:
         """The 101 response; the connection is OPEN from here on.
 
-        ``subprotocol`` must be one the client offered (RFC 6455 §4.2.2 /subprotocol/).
+        ``subprotocol`` must be one the client offered (RFC 6455 §4.2.2 /subprotocol/). The
+        extensions are negotiated here; a permessage-deflate agreed on compresses from the first
+        message on.
         """
         self.check_upgrade()
         if self.state is not State.CONNECTING:
             raise InvalidState(f"accept() after the handshake; the connection is {self.state.name}")
         if subprotocol is not None and subprotocol not in self.offered_subprotocols:
             raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
-        extensions = negotiate_extensions(self.request, self._extensions)  # type: ignore[arg-type]
-        response = accept_response(self._key, subprotocol, [value for _, value in extensions], headers)  # type: ignore[arg-type]
+        agreed = negotiate_extensions(self.request, self._extensions)  # type: ignore[arg-type]
+        elements = [element for element, _ in agreed]
+        response = accept_response(self._key, subprotocol, elements, headers)  # type: ignore[arg-type]
+        self.extensions = [extension for _, extension in agreed]
+        for extension in self.extensions:
+            if isinstance(extension, DeflateConfig):
+                self.use_deflate(extension)
         self.subprotocol = subprotocol
         self.state = State.OPEN
         return response

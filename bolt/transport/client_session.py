@@ -91,6 +91,7 @@ async def open_session(
         url,
         subprotocols=subprotocols,
         headers=headers,
+        deflate=settings.deflate(client=True),
         max_header_bytes=settings.max_header_bytes,
         hold_violations=True,
         **settings.codec_options(),

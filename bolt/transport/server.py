@@ -26,6 +26,8 @@ class Server:
     def __init__(self, app: App, settings: Settings | None = None, *, ssl: ssl_module.SSLContext | None = None) -> None:
         self.app = app
         self.settings = settings or Settings()
+        deflate = self.settings.deflate(client=False)
+        self.extensions = [deflate] if deflate is not None else []
         self.ssl = ssl
         self.sessions: set[ServerSession] = set()
         # Every session whose application task may still run, including those whose client left.

@@ -35,6 +35,8 @@ class SessionHost(Protocol):
 
     settings: Settings
     app: App
+    # The extensions a connection may negotiate (permessage-deflate), one object for them all.
+    extensions: list
 
     def admit(self, session: ServerSession) -> bool: ...
 
@@ -48,7 +50,10 @@ class ServerSession(WebSocketStream):
         super().__init__(host.settings)
         self.host = host
         self.connection = ServerConnection(
-            max_header_bytes=self.settings.max_header_bytes, hold_violations=True, **self.settings.codec_options()
+            extensions=host.extensions,
+            max_header_bytes=self.settings.max_header_bytes,
+            hold_violations=True,
+            **self.settings.codec_options(),
         )
         self._request_buffer = bytearray(HANDSHAKE_READ_SIZE)
         self._handshake_deadline: asyncio.TimerHandle | None = None

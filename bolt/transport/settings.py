@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from bolt.protocol.deflate import PerMessageDeflate
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -39,12 +41,39 @@ class Settings:
     max_connections: int | None = None
     # On shutdown, how long open connections get to finish their close handshake and handlers.
     shutdown_timeout: float = 5.0
+    # permessage-deflate (RFC 7692): a server accepts it when the client offers it, a client offers
+    # it. The window (bits) is the largest this end compresses with and the largest it asks the
+    # peer to use; with the memory level it sets what each connection's zlib state costs (12 and 5
+    # are about 45 KiB a connection, made at the first compressed message, as websockets does).
+    compression: bool = True
+    compression_level: int = 6
+    compression_memory_level: int = 5
+    compression_window_bits: int = 12
+    # Messages shorter than this go out uncompressed: deflate would cost more than it saves.
+    compression_min_size: int = 128
+    # Reset this end's compressor after every message: less memory, worse compression.
+    compression_no_context_takeover: bool = False
 
     def __post_init__(self) -> None:
         if self.inbox_size < 1:
             raise ValueError("inbox_size must be at least 1")
         if self.inbox_bytes < 1:
             raise ValueError("inbox_bytes must be at least 1")
+
+    def deflate(self, *, client: bool) -> PerMessageDeflate | None:
+        """permessage-deflate as configured, for one role; None when compression is off."""
+        if not self.compression:
+            return None
+        reset = self.compression_no_context_takeover
+        return PerMessageDeflate(
+            server_no_context_takeover=reset and not client,
+            client_no_context_takeover=reset and client,
+            server_max_window_bits=self.compression_window_bits,
+            client_max_window_bits=self.compression_window_bits,
+            level=self.compression_level,
+            memory_level=self.compression_memory_level,
+            min_size=self.compression_min_size,
+        )
 
     @classmethod
     def names(cls) -> frozenset[str]:

@@ -200,9 +200,11 @@ class WebSocketStream(asyncio.BufferedProtocol):
             self._wake_receiver()
         connection = self.connection
         if connection.state is State.OPEN and (
-            len(inbox) >= self._inbox_limit or self._inbox_bytes > self._inbox_byte_limit
+            len(inbox) >= self._inbox_limit or self._inbox_bytes > self._inbox_byte_limit or connection.more_buffered
         ):
-            # Only while open: once closing, reading goes on until the peer's close frame.
+            # Only while open: once closing, reading goes on until the peer's close frame. Frames
+            # left unparsed (a read that inflated past the codec's budget) count as a full inbox:
+            # they are parsed, and then the socket read, once the handler has caught up.
             self._block_reading("inbox")
         if connection.violation is not None:
             self._hold_violation()
@@ -302,8 +304,22 @@ class WebSocketStream(asyncio.BufferedProtocol):
             and len(inbox) <= self._inbox_limit // 2
             and self._inbox_bytes <= self._inbox_byte_limit // 2
         ):
-            self._unblock_reading("inbox")
+            self._caught_up()
         return message
+
+    def _caught_up(self) -> None:
+        """The handler has read half the inbox: parse the frames a budgeted read left in the
+        buffer, if any, and read the socket again once none are left and the inbox has room."""
+        connection = self.connection
+        if connection.more_buffered and connection.state is State.OPEN:
+            self._attend(connection.parse_buffered(), 0)
+            if "inbox" in self._read_blockers and (
+                connection.more_buffered
+                or len(self.inbox) > self._inbox_limit // 2
+                or self._inbox_bytes > self._inbox_byte_limit // 2
+            ):
+                return
+        self._unblock_reading("inbox")
 
     @property
     def reading_paused(self) -> bool:
@@ -346,19 +362,20 @@ class WebSocketStream(asyncio.BufferedProtocol):
     # connection is open (Connection raises otherwise), so the check for a lost transport is not
     # needed, and one Python call less is measurable on the path every message takes.
 
-    def send_text(self, data: str) -> bool:
-        """Write one text message; True when the caller should ``await drain()``."""
+    def send_text(self, data: str, compress: bool = True) -> bool:
+        """Write one text message; True when the caller should ``await drain()``. ``compress=False``
+        sends it uncompressed where permessage-deflate was agreed."""
         try:
-            frame = self.connection.send_text(data)
+            frame = self.connection.send_text(data, compress)
         except ConnectionClosed:
             raise self._send_error() from None
         self.transport.write(frame)
         return self.writing_paused
 
-    def send_bytes(self, data) -> bool:
+    def send_bytes(self, data, compress: bool = True) -> bool:
         """Write one binary message (any bytes-like object); True when the caller should drain."""
         try:
-            frame = self.connection.send_binary(data)
+            frame = self.connection.send_binary(data, compress)
         except ConnectionClosed:
             raise self._send_error() from None
         self.transport.write(frame)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import base64
 import random
-import zlib
 
 import bolt._pure.frames as pure_frames
+from bolt._deflate import Inflater
 from bolt.exceptions import HandshakeError, InvalidState, ProtocolError
 from bolt.protocol.handshake import Headers, Request, RequestParser, accept_response, validate_upgrade
 
@@ -42,14 +42,6 @@ MESSAGE_LIMITS = [None, 0, 1, 125, 126, 1000, 65535, 65536]
 FRAME_LIMITS = [None, 0, 125, 65536]
 
 
-def _inflate(data: bytes) -> bytes:
-    """A deterministic stand-in for permessage-deflate's decompressor (bounded output)."""
-    try:
-        return zlib.decompressobj(wbits=-15).decompress(data + b"\x00\x00\xff\xff", 1 << 16)
-    except zlib.error:
-        return b"\xff"
-
-
 def frame_options(control: int) -> dict:
     """Parser options from one byte of the input."""
     message_limit = MESSAGE_LIMITS[control & 0x07]
@@ -58,7 +50,9 @@ def frame_options(control: int) -> dict:
         "client": bool(control & 0x20),
         "max_message_size": message_limit,
         "max_frame_size": frame_limit,
-        "decompress": _inflate if control & 0x40 else None,
+        # permessage-deflate's inflater, a fresh context per parser: random and mutated compressed
+        # payloads reach the bounded inflate path (RFC 7692 §7.2.2).
+        "inflater": Inflater() if control & 0x40 else None,
     }
 
 
@@ -96,9 +90,9 @@ def _read_into(parser, chunk: bytes) -> list:
             return events
 
 
-def frame_outcome(module, options: dict, chunks: list[bytes], path) -> list:
+def frame_outcome(module, control: int, chunks: list[bytes], path) -> list:
     """Everything observable: per chunk the events and ``buffered``, then the error if any."""
-    parser = module.FrameParser(**options)
+    parser = module.FrameParser(**frame_options(control))
     trace: list = []
     for chunk in chunks:
         try:
@@ -120,17 +114,17 @@ def check_frames(data: bytes) -> None:
     """Input: [options byte][cut seed byte][the stream]."""
     if len(data) < 2:
         return
-    options = frame_options(data[0])
+    control = data[0]
     chunks = cut(data[2:], data[1])
-    pure = frame_outcome(pure_frames, options, chunks, _feed)
+    pure = frame_outcome(pure_frames, control, chunks, _feed)
     if compiled_frames is not None:
-        compiled = frame_outcome(compiled_frames, options, chunks, _feed)
+        compiled = frame_outcome(compiled_frames, control, chunks, _feed)
         assert compiled == pure, f"feed: compiled {compiled!r} != pure {pure!r}"
     # The server's path: reading into the parser's own buffer.
-    pure_buffered = frame_outcome(pure_frames, options, chunks, _read_into)
+    pure_buffered = frame_outcome(pure_frames, control, chunks, _read_into)
     assert pure_buffered == pure, f"pure: buffer_updated {pure_buffered!r} != feed {pure!r}"
     if compiled_frames is not None:
-        compiled_buffered = frame_outcome(compiled_frames, options, chunks, _read_into)
+        compiled_buffered = frame_outcome(compiled_frames, control, chunks, _read_into)
         assert compiled_buffered == pure, f"compiled: buffer_updated {compiled_buffered!r} != feed {pure!r}"
 
 

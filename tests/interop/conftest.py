@@ -103,7 +103,8 @@ def server(request):
 
 @pytest.fixture(scope="module")
 def fragmenting_server():
-    """The same app, sending every message in fragments of 1,000 bytes (stock asyncio)."""
-    running = ServerThread(make_api(fragment_size=1000), "asyncio").start()
+    """The same app, sending every message in fragments of 1,000 bytes (stock asyncio), with
+    compression off, so that the fragments can be counted from the message's length."""
+    running = ServerThread(make_api(fragment_size=1000, compression=False), "asyncio").start()
     yield running
     running.stop()
