@@ -170,9 +170,7 @@ def test_a_256_KiB_message_in_one_byte_fragments(flood_runner):
 def test_pings_from_a_peer_that_never_reads_the_pongs(flood_runner):
     """Every ping is answered, yet a peer that never reads its pongs cannot make the server buffer
     them without bound: reading pauses while the write buffer is over its high-water mark, so what
-    waits to be written is at most the mark plus the pongs of one read (check_bounds), and the
-    write timeout then drops the peer."""
+    waits to be written is at most the mark plus the pongs of one read (check_bounds)."""
     figures = flood_runner("ping-noread", 3, write_timeout=1.0)
     assert figures["result"]["sent"] > 1024 * 1024
-    assert figures["result"]["error"] or figures["result"]["seconds"] < 3
     check_bounds(figures)
