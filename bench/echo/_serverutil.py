@@ -1,8 +1,10 @@
 """What every echo server script shares: its command line, its event loop, the READY line, and a
 clean exit on SIGTERM/SIGINT.
 
-Each server is started by run.py as ``python server_X.py --port N --loop asyncio|uvloop``. It binds
-127.0.0.1 only, prints ``READY <port>`` on stdout once it listens, and runs until SIGTERM or SIGINT.
+Each server is started by run.py as ``python server_X.py --port N --loop asyncio|uvloop``, with
+``--compress`` for the compressed benchmark (permessage-deflate on, the library's default settings;
+off without it). It binds 127.0.0.1 only, prints ``READY <port>`` on stdout once it listens, and
+runs until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def parse_args(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--compress", action="store_true", help="accept permessage-deflate (default settings)")
     return parser.parse_args()
 
 

@@ -24,6 +24,18 @@ For each event loop (asyncio, uvloop) every server is started in its own process
 Client and servers are pinned to one CPU (``--cpu``, default 0): on two vCPUs, ping-pong between
 two CPUs measures cross-CPU wake-up latency rather than the library. Pinned, round trips/s is
 bounded by client + server CPU per message, and the server's µs/message is the library's cost.
+
+``--compress`` measures a compressed echo instead (permessage-deflate, RFC 7692): each server runs
+with ``--compress`` (its library's default compression settings; picows has none and is left out),
+the client offers ``permessage-deflate; client_no_context_takeover; client_max_window_bits`` and
+sends frames compressed ahead of time with the window the server allowed it (client.py). Payloads:
+``json`` (a JSON array of records with the same keys and random values, text frames) and
+``binary`` (random bytes, which deflate cannot shrink), of 1 KiB, 64 KiB and 1 MiB. Each cell
+cycles through distinct messages (64 KiB of them at least, more than any window), so a server
+cannot echo a message as a reference to its previous copy. The check inflates every echo and
+compares it; the timed loop only reads the echo's frame. So the server's µs/message is: inflate
+the client's message, decode it (text), then deflate the echo. A second table gives the echo's
+bytes on the wire, from the check.
 """
 
 from __future__ import annotations
@@ -46,7 +58,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent.parent))  # bolt from this checkout
 
-from client import OP_BINARY, OP_TEXT, EchoClient, EchoError, make_payload, masked_frame  # noqa: E402
+from client import OP_BINARY, OP_TEXT, EchoClient, EchoError, deflated_frame, make_payload, masked_frame  # noqa: E402
 
 # name -> (script, extra arguments)
 SERVERS = {
@@ -56,10 +68,18 @@ SERVERS = {
     "picows": ("server_picows.py", []),
     # picows on the loop's own transport instead of aiofastnet's (when aiofastnet is installed).
     "picows-loop": ("server_picows.py", ["--transport", "loop"]),
+    # --compress only: bolt compressing at zlib level 1, aiohttp's level (bolt's default is 6).
+    "bolt-level1": ("server_bolt.py", ["--compression-level", "1"]),
 }
 DEFAULT_LIBS = ["bolt", "websockets", "aiohttp", "picows"]
 SIZES = [256, 8 * 1024, 100 * 1024, 1024 * 1024]
 TYPES = ["text", "binary"]
+# --compress: the libraries with permessage-deflate, and what is worth compressing.
+COMPRESSED_LIBS = ["bolt", "websockets", "aiohttp"]
+WITH_DEFLATE = {*COMPRESSED_LIBS, "bolt-level1"}
+COMPRESSED_SIZES = [1024, 64 * 1024, 1024 * 1024]
+COMPRESSED_TYPES = ["json", "binary"]
+CYCLE_BYTES = 64 * 1024  # a compressed cell cycles through at least this many bytes of distinct messages
 LOOPS = ["asyncio", "uvloop"]
 MAX_ROUND_TRIPS = 1_000_000  # per cell; the time limit normally comes first
 READY_TIMEOUT = 20.0
@@ -118,8 +138,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, lib: str, loop: str, log_dir: str) -> None:
+    def __init__(self, lib: str, loop: str, log_dir: str, compress: bool = False) -> None:
         script, extra = SERVERS[lib]
+        if compress:
+            extra = [*extra, "--compress"]
         self.lib = lib
         self.port = free_port()
         self.log_path = os.path.join(log_dir, f"{lib}-{loop}.log")
@@ -176,10 +198,26 @@ class ServerProcess:
 
 
 def frame_for(kind: str, size: int, seed: int = 0) -> tuple[bytes, int, bytes]:
-    opcode = OP_TEXT if kind == "text" else OP_BINARY
+    opcode = OP_BINARY if kind == "binary" else OP_TEXT
     payload = make_payload(kind, size, seed)
     key = make_payload("binary", 4, seed + 1000 + size)
     return masked_frame(opcode, payload, key), opcode, payload
+
+
+_compressed: dict = {}
+
+
+def compressed_frames(kind: str, size: int, window_bits: int) -> tuple[list[bytes], int, list[bytes]]:
+    """The distinct messages a compressed cell cycles through, each as a frame compressed with the
+    client's window: (frames, opcode, payloads). Built once per window and kept."""
+    key = (kind, size, window_bits)
+    if key not in _compressed:
+        opcode = OP_BINARY if kind == "binary" else OP_TEXT
+        payloads = [make_payload(kind, size, seed) for seed in range(max(2, -(-CYCLE_BYTES // size)))]
+        keys = [make_payload("binary", 4, seed + 1000 + size) for seed in range(len(payloads))]
+        frames = [deflated_frame(opcode, payload, mask, window_bits) for payload, mask in zip(payloads, keys)]
+        _compressed[key] = (frames, opcode, payloads)
+    return _compressed[key]
 
 
 def verify(server: ServerProcess, cells: list[tuple[int, str]]) -> None:
@@ -191,13 +229,41 @@ def verify(server: ServerProcess, cells: list[tuple[int, str]]) -> None:
                 client.echo(frame, opcode, payload)
 
 
-def measure(server: ServerProcess, frame: bytes, opcode: int, size: int, seconds: float, warmup: float) -> dict:
-    with EchoClient(server.port, max_payload=size) as client:
-        first = 0x80 | opcode
-        client.round_trips(frame, first, size, MAX_ROUND_TRIPS, warmup)
+def verify_compressed(server: ServerProcess, cells: list[tuple[int, str]]) -> dict:
+    """Every message a compressed cell cycles through, in order over one connection (so the
+    server's context carries over), comes back the same once inflated. Returns, per cell, the
+    echo's payload bytes on the wire (mean) and how many of the echoes were compressed."""
+    wire = {}
+    for size, kind in cells:
+        with EchoClient(server.port, max_payload=size, compress=True) as client:
+            frames, opcode, payloads = compressed_frames(kind, size, client.client_window_bits)
+            echoes = [client.echo_compressed(frame, opcode, payload) for frame, payload in zip(frames, payloads)]
+        wire[(size, kind)] = {
+            "echo_bytes": sum(length for _, length in echoes) / len(echoes),
+            "compressed": sum(compressed for compressed, _ in echoes) / len(echoes),
+            "sent_bytes": sum(len(frame) for frame in frames) / len(frames),
+            "client_window_bits": client.client_window_bits,
+        }
+    return wire
+
+
+def measure(server: ServerProcess, kind: str, size: int, seconds: float, warmup: float, compress: bool = False) -> dict:
+    with EchoClient(server.port, max_payload=size, compress=compress) as client:
+        if compress:
+            frames, opcode, _ = compressed_frames(kind, size, client.client_window_bits)
+
+            def timed(limit: float) -> tuple[int, float]:
+                return client.round_trips_cycle(frames, opcode, MAX_ROUND_TRIPS, limit)
+        else:
+            frame, opcode, _ = frame_for(kind, size)
+
+            def timed(limit: float) -> tuple[int, float]:
+                return client.round_trips(frame, 0x80 | opcode, size, MAX_ROUND_TRIPS, limit)
+
+        timed(warmup)
         cpu_before = server.cpu_ns()
         client_before = time.thread_time()
-        done, wall = client.round_trips(frame, first, size, MAX_ROUND_TRIPS, seconds)
+        done, wall = timed(seconds)
         client_cpu = time.thread_time() - client_before
         cpu_after = server.cpu_ns()
     return {
@@ -230,9 +296,10 @@ def loadavg() -> str:
 # Output
 
 
-def table(loop: str, libs: list[str], cells: list[tuple[int, str]], results: dict, failures: dict) -> str:
+def table(loop: str, libs: list[str], cells: list[tuple[int, str]], results: dict, failures: dict, compress: bool = False) -> str:
     width = 17
-    lines = [f"{loop}: round trips/s | server CPU µs per message (best of repeats)"]
+    mode = ", COMPRESSED (permessage-deflate)" if compress else ""
+    lines = [f"{loop}{mode}: round trips/s | server CPU µs per message (best of repeats)"]
     header = f"{'size':>8} {'type':<7}" + "".join(f"{lib:>{width}}" for lib in libs)
     lines += [header, "-" * len(header)]
     for size, kind in cells:
@@ -252,9 +319,29 @@ def table(loop: str, libs: list[str], cells: list[tuple[int, str]], results: dic
     return "\n".join(lines)
 
 
+def wire_table(loop: str, libs: list[str], cells: list[tuple[int, str]], wire: dict) -> str:
+    """Compressed mode: what the client sent and what each server echoed, in payload bytes."""
+    width = 22
+    lines = [f"{loop}, COMPRESSED: echo payload bytes on the wire, mean (share of echoes compressed); client frame bytes"]
+    header = f"{'size':>8} {'type':<7}" + "".join(f"{lib:>{width}}" for lib in libs) + f"{'client sends':>{width}}"
+    lines += [header, "-" * len(header)]
+    for size, kind in cells:
+        row = f"{size_label(size):>8} {kind:<7}"
+        sent = None
+        for lib in libs:
+            cell = wire.get((lib, size, kind))
+            text = "-" if cell is None else f"{cell['echo_bytes']:,.0f} ({cell['compressed']:.0%})"
+            if cell is not None and sent is None:
+                sent = cell["sent_bytes"]
+            row += f"{text:>{width}}"
+        row += f"{'-' if sent is None else f'{sent:,.0f}':>{width}}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
 def versus(libs: list[str], size: int, kind: str, results: dict) -> str:
     bolt = results.get(("bolt", size, kind))
-    others = {lib: results[(lib, size, kind)] for lib in libs if lib != "bolt" and (lib, size, kind) in results}
+    others = {lib: results[(lib, size, kind)] for lib in libs if not lib.startswith("bolt") and (lib, size, kind) in results}
     if bolt is None or not others:
         return "bolt vs best other: n/a"
     cpu_lib = min(others, key=lambda lib: others[lib]["server_us"])
@@ -317,10 +404,14 @@ def bolt_revision() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one repeat of short cells (under a minute)")
+    parser.add_argument("--compress", action="store_true", help="a compressed echo (permessage-deflate; see the docstring)")
     parser.add_argument("--loops", default=",".join(LOOPS), help="comma-separated: asyncio,uvloop")
-    parser.add_argument("--libs", default=",".join(DEFAULT_LIBS), help=f"comma-separated, from {', '.join(SERVERS)}")
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="payload sizes in bytes")
-    parser.add_argument("--types", default=",".join(TYPES), help="text,binary")
+    parser.add_argument(
+        "--libs",
+        help=f"comma-separated, from {', '.join(SERVERS)} (default {','.join(DEFAULT_LIBS)}; compressed {','.join(COMPRESSED_LIBS)})",
+    )
+    parser.add_argument("--sizes", help="payload sizes in bytes (default 256,8192,102400,1048576; compressed 1024,65536,1048576)")
+    parser.add_argument("--types", help="from text, binary, json (default text,binary; compressed json,binary)")
     parser.add_argument("--seconds", type=float, help="timed seconds per cell (full 1.0, quick 0.3)")
     parser.add_argument("--repeats", type=int, help="repeats per cell, best kept (full 3, quick 1)")
     parser.add_argument("--cpu", type=int, default=0, help="the CPU both client and servers are pinned to")
@@ -332,26 +423,36 @@ def main() -> int:
     repeats = args.repeats or (1 if args.quick else 3)
     warmup = min(0.2, seconds / 3)
     loops = args.loops.split(",")
-    libs = args.libs.split(",")
+    compress = args.compress
+    libs = (args.libs or ",".join(COMPRESSED_LIBS if compress else DEFAULT_LIBS)).split(",")
     for lib in libs:
         if lib not in SERVERS:
             parser.error(f"unknown library {lib!r}")
-    sizes = [int(s) for s in args.sizes.split(",")]
+        if compress and lib not in WITH_DEFLATE:
+            parser.error(f"{lib} has no permessage-deflate: --compress takes {', '.join(sorted(WITH_DEFLATE))}")
+        if not compress and lib == "bolt-level1":
+            parser.error("bolt-level1 is for --compress")
+    sizes = [int(s) for s in (args.sizes or ",".join(map(str, COMPRESSED_SIZES if compress else SIZES))).split(",")]
     if max(sizes) > 16 * 1024 * 1024:
         parser.error("sizes up to 16 MiB (the servers' limit)")
-    cells = [(size, kind) for size in sizes for kind in args.types.split(",")]
+    types = (args.types or ",".join(COMPRESSED_TYPES if compress else TYPES)).split(",")
+    for kind in types:
+        if kind not in ("text", "binary", "json"):
+            parser.error(f"unknown type {kind!r}")
+    cells = [(size, kind) for size in sizes for kind in types]
 
     if not args.no_pin:
         os.sched_setaffinity(0, {args.cpu})
     pinned = "not pinned" if args.no_pin else f"client and servers pinned to CPU {args.cpu}"
-    print(f"echo benchmark: {machine()}")
+    title = "compressed echo benchmark (permessage-deflate)" if compress else "echo benchmark"
+    print(f"{title}: {machine()}")
     print(f"{pinned}; {seconds:g} s per cell after {warmup:g} s warm-up, best of {repeats}; load average {loadavg()}")
     print()
 
     # SIGTERM ends the run like Ctrl-C, so the finally blocks stop the servers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
 
-    report = {"machine": machine(), "pinned": pinned, "seconds": seconds, "repeats": repeats, "loops": {}}
+    report = {"machine": machine(), "compressed": compress, "pinned": pinned, "seconds": seconds, "repeats": repeats, "loops": {}}
     started = time.monotonic()
     log_dir = tempfile.mkdtemp(prefix="bolt-echo-bench-")
     ok = True
@@ -359,10 +460,11 @@ def main() -> int:
         servers: dict[str, ServerProcess] = {}
         failures: dict[str, str] = {}
         results: dict = {}
+        wire: dict = {}
         load_before = loadavg()
         try:
             for lib in libs:
-                servers[lib] = ServerProcess(lib, loop, log_dir)
+                servers[lib] = ServerProcess(lib, loop, log_dir, compress)
             for lib, server in servers.items():
                 try:
                     server.wait_ready()
@@ -379,7 +481,11 @@ def main() -> int:
                 if lib in failures:
                     continue
                 try:
-                    verify(server, cells)
+                    if compress:
+                        for (size, kind), value in verify_compressed(server, cells).items():
+                            wire[(lib, size, kind)] = value
+                    else:
+                        verify(server, cells)
                 except (EchoError, OSError) as error:
                     failures[lib] = f"{type(error).__name__}: {error}"
                     print(f"{loop} {lib}: FAILED the echo check, left out: {failures[lib]}\n{server.log_tail()}")
@@ -388,13 +494,12 @@ def main() -> int:
             timed = [lib for lib in libs if lib not in failures]
             for repeat in range(repeats):
                 for index, (size, kind) in enumerate(cells):
-                    frame, opcode, _ = frame_for(kind, size)
                     shift = (repeat + index) % len(timed) if timed else 0
                     for lib in timed[shift:] + timed[:shift]:
                         if lib in failures:
                             continue
                         try:
-                            run = measure(servers[lib], frame, opcode, size, seconds, warmup)
+                            run = measure(servers[lib], kind, size, seconds, warmup, compress)
                         except (EchoError, OSError) as error:
                             failures[lib] = f"{type(error).__name__}: {error}"
                             print(f"{loop} {lib} {size_label(size)} {kind}: FAILED: {failures[lib]}")
@@ -405,12 +510,18 @@ def main() -> int:
         finally:
             for server in servers.values():
                 server.stop()
-        print(table(loop, libs, cells, results, failures))
+        print(table(loop, libs, cells, results, failures, compress))
+        if compress:
+            print()
+            print(wire_table(loop, libs, cells, wire))
         print(f"load average before {load_before}, after {loadavg()}")
         print()
         report["loops"][loop] = {
             "failures": failures,
-            "cells": [{"lib": lib, "size": size, "type": kind, **value} for (lib, size, kind), value in results.items()],
+            "cells": [
+                {"lib": lib, "size": size, "type": kind, **value, **({"wire": wire[(lib, size, kind)]} if (lib, size, kind) in wire else {})}
+                for (lib, size, kind), value in results.items()
+            ],
         }
     print(f"total {time.monotonic() - started:.0f} s; server logs in {log_dir}")
     if args.json:

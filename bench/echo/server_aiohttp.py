@@ -1,4 +1,5 @@
-"""aiohttp's echo server: ``web.Application`` and a ``WebSocketResponse``."""
+"""aiohttp's echo server: ``web.Application`` and a ``WebSocketResponse``.
+``--compress``: ``WebSocketResponse(compress=True)``, aiohttp's default permessage-deflate."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import _serverutil as util
 from aiohttp import WSMsgType, web
 
 
-async def echo(request: web.Request) -> web.WebSocketResponse:
-    websocket = web.WebSocketResponse(compress=False, max_msg_size=0, heartbeat=None)
-    await websocket.prepare(request)
-    async for message in websocket:
-        if message.type is WSMsgType.TEXT:
-            await websocket.send_str(message.data)
-        elif message.type is WSMsgType.BINARY:
-            await websocket.send_bytes(message.data)
-    return websocket
+def make_echo(compress: bool):
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        websocket = web.WebSocketResponse(compress=compress, max_msg_size=0, heartbeat=None)
+        await websocket.prepare(request)
+        async for message in websocket:
+            if message.type is WSMsgType.TEXT:
+                await websocket.send_str(message.data)
+            elif message.type is WSMsgType.BINARY:
+                await websocket.send_bytes(message.data)
+        return websocket
+
+    return echo
 
 
 def main() -> None:
@@ -22,7 +26,7 @@ def main() -> None:
 
     async def start():
         app = web.Application()
-        app.router.add_get("/", echo)
+        app.router.add_get("/", make_echo(args.compress))
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         await web.TCPSite(runner, util.HOST, args.port).start()

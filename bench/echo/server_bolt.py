@@ -1,29 +1,44 @@
-"""bolt's echo server: ``BoltAPI`` and an ``async for`` handler, text as text, binary as binary."""
+"""bolt's echo server: ``BoltAPI`` and an ``async for`` handler, text as text, binary as binary.
+``--compress``: permessage-deflate on, with bolt's default compression settings;
+``--compression-level N`` changes the zlib level (6 by default; aiohttp compresses with 1)."""
 
 from __future__ import annotations
+
+import sys
 
 import _serverutil as util
 
 from bolt import BoltAPI, WebSocket
 from bolt.transport.server import Server
 
-api = BoltAPI(
-    max_message_size=util.MAX_SIZE,
-    max_frame_size=util.MAX_SIZE,
-    ping_interval=None,  # no keepalive pings in the middle of a timed run
-    ping_timeout=None,
-)
 
+def make_api(compress: bool, **compression) -> BoltAPI:
+    api = BoltAPI(
+        max_message_size=util.MAX_SIZE,
+        max_frame_size=util.MAX_SIZE,
+        ping_interval=None,  # no keepalive pings in the middle of a timed run
+        ping_timeout=None,
+        compression=compress,  # the other compression_* settings are bolt's defaults unless given
+        **compression,
+    )
 
-@api.websocket("/")
-async def echo(websocket: WebSocket):
-    await websocket.accept()
-    async for message in websocket:
-        await websocket.send(message)
+    @api.websocket("/")
+    async def echo(websocket: WebSocket):
+        await websocket.accept()
+        async for message in websocket:
+            await websocket.send(message)
+
+    return api
 
 
 def main() -> None:
+    compression = {}
+    if "--compression-level" in sys.argv:
+        index = sys.argv.index("--compression-level")
+        compression["compression_level"] = int(sys.argv[index + 1])
+        del sys.argv[index : index + 2]
     args = util.parse_args(__doc__)
+    api = make_api(args.compress, **compression)
 
     async def start():
         server = Server(api, api.settings)

@@ -35,6 +35,8 @@ def main() -> None:
     if transport not in ("auto", "loop"):
         raise SystemExit("--transport is auto or loop")
     args = util.parse_args(__doc__)
+    if args.compress:
+        raise SystemExit("picows has no permessage-deflate")
     options = {} if transport == "auto" else {"use_aiofastnet": False}
 
     async def start():

@@ -1,4 +1,5 @@
-"""websockets' echo server (its asyncio implementation): ``async for`` and ``send``."""
+"""websockets' echo server (its asyncio implementation): ``async for`` and ``send``.
+``--compress``: ``compression="deflate"``, websockets' default permessage-deflate settings."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def main() -> None:
             echo,
             util.HOST,
             args.port,
-            compression=None,
+            compression="deflate" if args.compress else None,
             max_size=None,
             max_queue=None,
             ping_interval=None,

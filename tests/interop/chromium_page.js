@@ -135,5 +135,22 @@
     }
   }
 
-  window.interop = { echo, firstClose, closeByClient, serverPing, subprotocol, textOf, jsonOf };
+  // permessage-deflate, which Chromium always offers: one connection, per size a text then
+  // binaryOf bytes; returns ws.extensions and each echo's verdict.
+  async function deflateEcho(url, sizes) {
+    const { ws, next } = await open(url);
+    const results = [];
+    for (const size of sizes) {
+      const text = textOf(size);
+      ws.send(text);
+      results.push({ size, kind: "text", ok: (await next()).data === text });
+      const data = binaryOf(size);
+      ws.send(data);
+      const reply = await next();
+      results.push({ size, kind: "binary", ok: reply.data instanceof ArrayBuffer && sameBytes(new Uint8Array(reply.data), data) });
+    }
+    return { extensions: ws.extensions, results, closed: await closeNormally(ws, next) };
+  }
+
+  window.interop = { echo, firstClose, closeByClient, serverPing, subprotocol, deflateEcho, textOf, jsonOf };
 })();

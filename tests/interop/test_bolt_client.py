@@ -42,7 +42,7 @@ def choose(offered) -> str | None:
 
 
 @asynccontextmanager
-async def websockets_server(recorded: dict):
+async def websockets_server(recorded: dict, compression: str | None = None):
     async def handler(connection):
         url = urlsplit(connection.request.path)
         path, query = url.path, {key: values[0] for key, values in parse_qs(url.query).items()}
@@ -107,7 +107,7 @@ async def websockets_server(recorded: dict):
         process_request=process_request,
         select_subprotocol=lambda connection, offered: choose(offered),
         max_size=MAX_SIZE,
-        compression=None,
+        compression=compression,
     ) as server:
         yield server.sockets[0].getsockname()[1]
 

@@ -29,6 +29,7 @@ from websockets.sync.client import connect as sync_connect
 import bolt
 from tests.interop.cases import BIG, BROWSER_CLOSE_CODES, CLOSE_CODES, SIZES, close_reason
 from tests.interop.conftest import ServerThread, find_executable, require_runtime
+from tests.interop.wire import WireTap, assert_compressed
 
 PAGE_SCRIPT = (Path(__file__).parent / "chromium_page.js").read_text(encoding="utf-8")
 FLAGS = [
@@ -247,6 +248,26 @@ def test_refused_handshake_is_an_http_status(page, server, path, status):
         if e["method"] == "Network.webSocketFrameError" and e["params"]["requestId"] in created
     ]
     assert errors == [f"Error during WebSocket handshake: Unexpected response code: {status}"]
+
+
+def test_permessage_deflate(page, server):
+    """The page's WebSocket negotiates permessage-deflate with bolt (ws.extensions names it), and
+    64 KiB and 1 MiB of text and of random bytes round-trip; on the wire, both ends compressed the
+    text. The page talks through a WireTap (another port: a WebSocket is not bound by the origin)."""
+    sizes = [64 * 1024, 1024 * 1024]
+    with WireTap(server.port) as tap:
+        outcome = page.evaluate(js("deflateEcho", tap.url("/echo"), sizes))
+    assert outcome == {
+        "extensions": "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        "results": [{"size": size, "kind": kind, "ok": True} for size in sizes for kind in ("text", "binary")],
+        "closed": 1000,
+    }
+    assert tap.last.up.header("Sec-WebSocket-Extensions") == "permessage-deflate; client_max_window_bits"
+    up, down = tap.last.up.messages(), tap.last.down.messages()
+    assert len(up) == len(down) == 4
+    for index in (0, 2):  # the texts
+        assert_compressed(up[index], sizes[index // 2], at_most=0.05)
+        assert_compressed(down[index], sizes[index // 2], at_most=0.05)
 
 
 # The chat demo (examples/chat.py and its page), as a person would use it: two tabs in one room.

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.cases import BIG, CLOSE_CODES, SIZES, close_reason
+from tests.interop.cases import BIG, CLOSE_CODES, KIB, MIB, SIZES, close_reason
 from tests.interop.conftest import find_executable, require_runtime
+from tests.interop.wire import WireTap, assert_compressed
 
 NODE_DIR = Path(__file__).parent / "node"
 SCRIPT = NODE_DIR / "client.mjs"
@@ -107,3 +108,23 @@ def test_subprotocol_negotiation(node, server, offered, chosen):
 @pytest.mark.parametrize(("path", "status"), [("/nowhere", 404), ("/forbidden", 403)])
 def test_refused_handshake_is_an_http_status(node, server, path, status):
     assert run_case(node, server, "refused", path=path)["status"] == status
+
+
+def test_permessage_deflate(node, server):
+    """ws with ``perMessageDeflate: true`` negotiates with bolt, and 64 KiB and 1 MiB of text and
+    of random bytes round-trip; on the wire, both ends compressed the text."""
+    sizes = [64 * KIB, MIB]
+    with WireTap(server.port) as tap:
+        outcome = run_case(node, tap, "deflateEcho", sizes=sizes)
+    assert outcome == {
+        "extensions": "permessage-deflate",
+        "header": "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        "results": [{"size": size, "kind": kind, "ok": True} for size in sizes for kind in ("text", "binary")],
+        "closed": 1000,
+    }
+    assert tap.last.up.header("Sec-WebSocket-Extensions") == "permessage-deflate; client_max_window_bits"
+    up, down = tap.last.up.messages(), tap.last.down.messages()
+    assert len(up) == len(down) == 4
+    for index in (0, 2):  # the texts
+        assert_compressed(up[index], sizes[index // 2], at_most=0.05)
+        assert_compressed(down[index], sizes[index // 2], at_most=0.05)

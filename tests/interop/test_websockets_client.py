@@ -1,5 +1,6 @@
-"""bolt's server judged by the ``websockets`` asyncio client (which also offers permessage-deflate,
-which bolt must decline cleanly)."""
+"""bolt's server judged by the ``websockets`` asyncio client. It offers permessage-deflate by
+default and bolt accepts it, so every case here runs compressed; test_deflate_clients.py checks the
+negotiation itself."""
 
 from __future__ import annotations
 

@@ -204,6 +204,30 @@ const cases = {
     return { protocol: ws.protocol, said: said.data.toString(), closed: await closeNormally(ws, next) };
   },
 
+  // {sizes}: permessage-deflate on (ws's defaults: it offers client_max_window_bits and compresses
+  // messages of 1 KiB and more). One connection: per size, a text then random bytes. Returns the
+  // extensions ws reports, the server's Sec-WebSocket-Extensions, and each echo's verdict.
+  async deflateEcho({ sizes }) {
+    let header = null;
+    const [ws, next] = await new Promise((resolve, reject) => {
+      const ws = new WebSocket(base + "/echo", { maxPayload: MAX_SIZE, perMessageDeflate: true });
+      const next = recorder(ws);
+      ws.once("upgrade", (response) => (header = response.headers["sec-websocket-extensions"] ?? null));
+      ws.once("open", () => resolve([ws, next]));
+      ws.once("error", reject);
+    });
+    const results = [];
+    for (const size of sizes) {
+      for (const kind of ["text", "binary"]) {
+        const message = kind === "text" ? textOf(size) : randomBytes(size);
+        ws.send(message, { binary: kind === "binary" });
+        const reply = await next();
+        results.push({ size, kind, ok: reply.kind === "message" && reply.isBinary === (kind === "binary") && message.equals(reply.data) });
+      }
+    }
+    return { extensions: ws.extensions, header, results, closed: await closeNormally(ws, next) };
+  },
+
   async refused({ path }) {
     try {
       const [ws] = await open(path);
