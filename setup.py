@@ -17,7 +17,11 @@ MODE = os.environ.get("BOLT_BUILD_EXTENSION", "auto").strip().lower()
 if MODE not in ("yes", "no", "auto"):
     sys.exit(f"BOLT_BUILD_EXTENSION must be yes, no or auto, not {MODE!r}")
 
-SPEEDUPS = ("mask", "utf8", "frames")
+# The permessage-deflate engine calls zlib's C API: it needs zlib.h to compile (Debian: zlib1g-dev,
+# which python3-dev depends on) and links libz. Windows has neither; there the codec takes the
+# pure engine, on Python's own zlib module, for deflate alone (bolt/codec/__init__.py).
+SPEEDUPS = ("mask", "utf8", "frames") + (() if sys.platform == "win32" else ("deflate",))
+LIBRARIES = {"deflate": ["z"]}
 
 
 def extensions():
@@ -34,6 +38,7 @@ def extensions():
             [f"bolt/_speedups/{name}.pyx"],
             include_dirs=["bolt/_speedups"],
             extra_compile_args=compile_args,
+            libraries=LIBRARIES.get(name, []),
         )
         for name in SPEEDUPS
     ]

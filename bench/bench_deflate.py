@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bolt._pure import deflate as pure  # noqa: E402
-from bolt._speedups import deflate as compiled  # noqa: E402
+from bolt._pure import deflate as pure
+from bolt._speedups import deflate as compiled
 
 KiB = 1024
 MiB = 1024 * KiB

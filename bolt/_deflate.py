@@ -12,6 +12,7 @@ deflate bomb) costs at most about the message limit before ``MessageTooBig`` (10
 
 from __future__ import annotations
 
+import sys
 import zlib
 
 from bolt.exceptions import MessageTooBig, ProtocolError
@@ -19,6 +20,17 @@ from bolt.exceptions import MessageTooBig, ProtocolError
 # §7.2.1: a sender removes the 4 bytes an empty stored block ends with; §7.2.2: a receiver appends
 # them again before inflating the end of the message.
 TAIL = b"\x00\x00\xff\xff"
+# A message this long is first judged by a sample of its start, deflated on its own at the fastest
+# level: random or already compressed data (which would not shrink) then goes out plain for the cost
+# of deflating the sample, not the whole message (about 1 ms per 64 KiB at any level).
+SAMPLE_FROM = 4096
+SAMPLE_SIZE = 1024
+
+
+def worth_compressing(sample: bytes) -> bool:
+    """Whether a message starting with ``sample`` is likely to shrink under deflate."""
+    # An 11-bit window reaches back 2048 - 262 bytes: over the whole sample.
+    return len(zlib.compress(sample, 1, -11)) < len(sample) * 9 // 10
 
 
 class Inflater:
@@ -49,8 +61,9 @@ class Inflater:
             if limit < 0:
                 return inflater.decompress(data)
             # max_length=0 would mean "no limit": asking for limit + 1 is never 0, and one byte
-            # over is enough to know the message is too big.
-            output = inflater.decompress(data, limit + 1)
+            # over is enough to know the message is too big. max_length is a Py_ssize_t: a limit
+            # of 2**63 - 1 or more asks for that much, which no output reaches.
+            output = inflater.decompress(data, limit + 1 if limit < sys.maxsize else sys.maxsize)
         except zlib.error as error:
             raise ProtocolError(f"invalid compressed data: {error}") from None
         if len(output) > limit:
@@ -84,6 +97,8 @@ class Deflater:
     def compress(self, data) -> bytes | None:
         """The message's compressed payload, or None where deflate did not make it smaller (random
         or already compressed data): the message then goes out as it is."""
+        if len(data) >= SAMPLE_FROM and not worth_compressing(bytes(data[:SAMPLE_SIZE])):
+            return None  # the compressor never saw it, and neither will the peer's inflater
         deflater = self._deflater
         if deflater is None:
             deflater = self._deflater = zlib.compressobj(

@@ -1,6 +1,6 @@
 """bolt's echo server: ``BoltAPI`` and an ``async for`` handler, text as text, binary as binary.
 ``--compress``: permessage-deflate on, with bolt's default compression settings;
-``--compression-level N`` changes the zlib level (6 by default; aiohttp compresses with 1)."""
+``--compression-level N`` changes the zlib level (1 by default, as aiohttp; websockets uses 6)."""
 
 from __future__ import annotations
 

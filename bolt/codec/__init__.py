@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from types import SimpleNamespace
 
 from bolt.events import Close, Event, Pong
@@ -25,7 +26,13 @@ EXPORTS = {
     "mask": ("mask", "mask_inplace"),
     "utf8": ("Utf8Validator", "is_valid_utf8"),
     "frames": ("FrameParser", "FrameWriter"),
+    "deflate": ("Inflater", "Deflater"),
 }
+
+
+# Compiled modules the compiled codec can do without: the deflate engine is not built where zlib's
+# headers are missing (Windows), and the pure one, on Python's zlib module, does the same work.
+OPTIONAL_COMPILED = frozenset({"deflate"})
 
 
 def load(name: str) -> SimpleNamespace:
@@ -34,7 +41,12 @@ def load(name: str) -> SimpleNamespace:
         raise ValueError(f"unknown codec implementation {name!r}")
     names = {"NAME": name}
     for module_name, exported in EXPORTS.items():
-        module = importlib.import_module(f"{PACKAGES[name]}.{module_name}")
+        try:
+            module = importlib.import_module(f"{PACKAGES[name]}.{module_name}")
+        except ImportError:
+            if name != "compiled" or module_name not in OPTIONAL_COMPILED or sys.platform != "win32":
+                raise
+            module = importlib.import_module(f"{PACKAGES['pure']}.{module_name}")
         names.update((attribute, getattr(module, attribute)) for attribute in exported)
     return SimpleNamespace(**names)
 
@@ -53,6 +65,8 @@ _implementation = _select()
 IMPLEMENTATION: str = _implementation.NAME
 FrameParser = _implementation.FrameParser
 FrameWriter = _implementation.FrameWriter
+Inflater = _implementation.Inflater
+Deflater = _implementation.Deflater
 Utf8Validator = _implementation.Utf8Validator
 is_valid_utf8 = _implementation.is_valid_utf8
 mask = _implementation.mask
@@ -61,9 +75,11 @@ mask_inplace = _implementation.mask_inplace
 __all__ = [
     "IMPLEMENTATION",
     "Close",
+    "Deflater",
     "Event",
     "FrameParser",
     "FrameWriter",
+    "Inflater",
     "Pong",
     "Utf8Validator",
     "is_valid_utf8",

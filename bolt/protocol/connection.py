@@ -18,7 +18,6 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from bolt import codec
-from bolt._deflate import Deflater, Inflater
 from bolt.close_codes import CloseCode
 from bolt.events import Close
 from bolt.exceptions import ConnectionClosed, ProtocolError
@@ -82,8 +81,8 @@ class Connection:
         handshake is done and before any frame is parsed or built, so the codec is built anew
         with the connection's own compression contexts."""
         self.deflate = config
-        inflater = Inflater(config.decompress_window_bits, config.decompress_reset)
-        deflater = Deflater(
+        inflater = codec.Inflater(config.decompress_window_bits, config.decompress_reset)
+        deflater = codec.Deflater(
             config.compress_window_bits, config.compress_reset, config.level, config.memory_level, config.min_size
         )
         self._parser = codec.FrameParser(client=self.client, inflater=inflater, **self._limits)
