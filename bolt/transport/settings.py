@@ -73,7 +73,8 @@ class Settings:
             server_no_context_takeover=reset and not client,
             client_no_context_takeover=reset and client,
             server_max_window_bits=self.compression_window_bits,
-            client_max_window_bits=self.compression_window_bits,
+            # 15 is every peer's default: there is nothing to ask for.
+            client_max_window_bits=self.compression_window_bits if self.compression_window_bits < 15 else None,
             level=self.compression_level,
             memory_level=self.compression_memory_level,
             min_size=self.compression_min_size,

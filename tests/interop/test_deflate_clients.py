@@ -2,8 +2,9 @@
 ``websockets`` client with every parameter it can offer, aiohttp's client, and a client built by
 hand that inflates bolt's frames itself.
 
-bolt's server settings are the defaults (compression on, window 12 bits both ways, messages under
-128 bytes and messages deflate cannot shrink sent plain), except where a test says otherwise. Each
+bolt's server runs with compression on, a 12-bit window both ways (websockets' choice, set here so
+that every window parameter shows in the answers) and the other defaults (messages under 128 bytes
+and messages deflate cannot shrink sent plain), except where a test says otherwise. Each
 negotiation echoes text (``cases.text_of``, compressible) and random bytes (``cases.binary_of``)
 of every size from empty to the 16 MiB limit over one connection, so the compression context is
 carried from message to message. ``WireTap`` (tests/interop/wire.py) shows what was on the wire.
@@ -19,6 +20,7 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
+from bolt.transport.run import new_event_loop
 from tests.framing import raw_frame
 from tests.interop.app import make_api
 from tests.interop.cases import BIG, KIB, MAX_SIZE, MIB, binary_of, text_of
@@ -38,6 +40,38 @@ from tests.interop.wire import (
 )
 
 SIZES = [0, 1, 125, 64 * KIB, MIB, BIG]
+WINDOW_12 = {"compression_window_bits": 12, "compression_memory_level": 5}
+
+
+@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
+def server(request):
+    """tests.interop.app with a 12-bit window, once per module and event loop."""
+    try:
+        new_event_loop(request.param).close()
+    except ImportError:
+        pytest.skip(f"{request.param} is not installed")
+    running = ServerThread(make_api(**WINDOW_12), request.param).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def default_server():
+    running = ServerThread(make_api(), "asyncio").start()
+    yield running
+    running.stop()
+
+
+def test_the_default_answer_asks_for_nothing_beyond_deflate(default_server):
+    """bolt's defaults (a 15-bit window, every peer's default): the answer is the bare name."""
+
+    async def scenario():
+        async with ws_connect(default_server.url("/echo"), max_size=MAX_SIZE) as ws:
+            assert ws.response.headers["Sec-WebSocket-Extensions"] == "permessage-deflate"
+            await ws.send(text_of(64 * KIB))
+            assert await ws.recv() == text_of(64 * KIB)
+
+    run(scenario())
 DEFAULT_ANSWER = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
 
 
@@ -276,7 +310,7 @@ def test_context_takeover_is_seen_on_the_wire(server):
 
 @pytest.fixture(scope="module")
 def resetting_server():
-    running = ServerThread(make_api(compression_no_context_takeover=True), "asyncio").start()
+    running = ServerThread(make_api(compression_no_context_takeover=True, **WINDOW_12), "asyncio").start()
     yield running
     running.stop()
 
