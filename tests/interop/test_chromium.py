@@ -258,7 +258,7 @@ def test_permessage_deflate(page, server):
     with WireTap(server.port) as tap:
         outcome = page.evaluate(js("deflateEcho", tap.url("/echo"), sizes))
     assert outcome == {
-        "extensions": "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        "extensions": "permessage-deflate",  # bolt's defaults: a 15-bit window, nothing to ask
         "results": [{"size": size, "kind": kind, "ok": True} for size in sizes for kind in ("text", "binary")],
         "closed": 1000,
     }

@@ -118,7 +118,7 @@ def test_permessage_deflate(node, server):
         outcome = run_case(node, tap, "deflateEcho", sizes=sizes)
     assert outcome == {
         "extensions": "permessage-deflate",
-        "header": "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        "header": "permessage-deflate",  # bolt's defaults: a 15-bit window, nothing to ask
         "results": [{"size": size, "kind": kind, "ok": True} for size in sizes for kind in ("text", "binary")],
         "closed": 1000,
     }
