@@ -1,18 +1,9 @@
 # cython: language_level=3
-"""The compiled permessage-deflate engine's C interface (RFC 7692 §7), for Cython callers.
+"""The compiled permessage-deflate engine's declarations (RFC 7692 §7).
 
-``from bolt._speedups.deflate cimport Inflater, Deflater`` lets the frame codec call the engine
-with a pointer and a length, with no memoryview and no Python call in between: check the object's
-exact type first (``type(x) is Inflater``), since a Python subclass may override the Python methods.
-
-- ``Inflater.inflate_c(data, length, limit)`` is ``inflate()`` on ``length`` bytes at ``data``.
-- ``Inflater.finish_c(limit)`` is ``finish()``.
-- ``Inflater.inflate_message_c(data, length, limit)`` is ``inflate()`` then ``finish()`` with the
-  room left, as one call into one output buffer: a message that arrived in one frame.
-- ``Deflater.compress_c(data, length)`` is ``compress()``: ``bytes``, or ``None``.
-
-Each raises exactly what its Python method raises. ``data`` must stay valid and unchanged for the
-call: the engine may release the GIL while it reads it.
+The frame codec calls the engine through its Python methods (``inflate``, ``finish``,
+``compress``), not through a ``cimport``: on Windows this module is not built (no zlib headers),
+and the compiled frame codec must still load there with the pure engine beside it.
 """
 
 cdef extern from "zlib.h" nogil:
@@ -43,9 +34,6 @@ cdef class Inflater:
     cdef int _start(self) except -1
     cdef void _end(self) noexcept
     cdef bytes _run(self, const unsigned char *data, Py_ssize_t length, long long limit, bint finish)
-    cdef bytes inflate_c(self, const unsigned char *data, Py_ssize_t length, long long limit)
-    cdef bytes finish_c(self, long long limit)
-    cdef bytes inflate_message_c(self, const unsigned char *data, Py_ssize_t length, long long limit)
 
 
 cdef class Deflater:

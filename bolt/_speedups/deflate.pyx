@@ -220,15 +220,6 @@ cdef class Inflater:
         context takeover, the window dropped."""
         return self._run(NULL, 0, _limit(limit), True)
 
-    cdef bytes inflate_c(self, const unsigned char *data, Py_ssize_t length, long long limit):
-        return self._run(data, length, limit, False)
-
-    cdef bytes finish_c(self, long long limit):
-        return self._run(NULL, 0, limit, True)
-
-    cdef bytes inflate_message_c(self, const unsigned char *data, Py_ssize_t length, long long limit):
-        return self._run(data, length, limit, True)
-
     cdef int _start(self) except -1:
         cdef int bits = _as_int(-self._window_bits)
         _prepare(&self._stream)

@@ -230,17 +230,19 @@ class Peer:
         return self.recorded.pop(key)
 
 
-def make_runner(peer_name: str, loop_name: str):
-    """``runner(scenario)`` runs ``scenario(peer)`` on the chosen loop, with the peer's server up."""
+def make_runner(peer_name: str, loop_name: str, servers: dict | None = None, default_timeout: float = 60.0):
+    """``runner(scenario)`` runs ``scenario(peer)`` on the chosen loop, with the peer's server up
+    (``servers``: name -> server factory, this module's ``SERVERS`` by default)."""
     try:
         new_event_loop(loop_name).close()
     except ImportError:
         pytest.skip(f"{loop_name} is not installed")
+    servers = SERVERS if servers is None else servers
 
-    def runner(scenario, timeout: float = 60.0):
+    def runner(scenario, timeout: float = default_timeout):
         async def main():
             recorded: dict = {}
-            async with SERVERS[peer_name](recorded) as port:
+            async with servers[peer_name](recorded) as port:
                 return await scenario(Peer(peer_name, port, recorded))
 
         with asyncio.Runner(loop_factory=lambda: new_event_loop(loop_name)) as loop_runner:

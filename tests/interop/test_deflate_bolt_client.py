@@ -10,20 +10,13 @@ random bytes of every size from empty to the 16 MiB limit over one connection, a
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 import pytest
 
 import bolt
-from bolt.transport.run import new_event_loop
 from tests.interop.cases import BIG, KIB, MAX_SIZE, MIB, binary_of, text_of
-from tests.interop.test_bolt_client import (
-    LOOPS,
-    Peer,
-    aiohttp_server,
-    websockets_server,
-)
+from tests.interop.test_bolt_client import LOOPS, aiohttp_server, make_runner, websockets_server
 from tests.interop.wire import WireTap, assert_compressed, assert_plain, wire_size
 
 SIZES = [0, 1, 125, 64 * KIB, MIB, BIG]
@@ -53,27 +46,9 @@ SETTINGS = {
 }
 
 
-def make_runner(peer_name: str, loop_name: str):
-    try:
-        new_event_loop(loop_name).close()
-    except ImportError:
-        pytest.skip(f"{loop_name} is not installed")
-
-    def runner(scenario, timeout: float = 120.0):
-        async def main():
-            recorded: dict = {}
-            async with SERVERS[peer_name](recorded) as port:
-                return await scenario(Peer(peer_name, port, recorded))
-
-        with asyncio.Runner(loop_factory=lambda: new_event_loop(loop_name)) as loop_runner:
-            return loop_runner.run(asyncio.wait_for(main(), timeout))
-
-    return runner
-
-
 @pytest.fixture(params=[(peer, loop) for peer in SERVERS for loop in LOOPS], ids=lambda param: "-".join(param))
 def run(request):
-    return make_runner(*request.param)
+    return make_runner(*request.param, servers=SERVERS, default_timeout=120.0)
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=str)
