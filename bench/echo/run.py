@@ -117,6 +117,13 @@ def _stat_ns(pid: int) -> int:
     return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
+def minor_faults(pid: int) -> int:
+    """The process's minor page faults so far (/proc/<pid>/stat field 10): a fresh region of
+    memory touched costs one per 4 KiB page, which the kernel books as the server's system time."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[7])
+
+
 def cpu_clock_name(pid: int) -> str:
     return "schedstat" if _schedstat_ns(pid) not in (None, 0) else "stat"
 
@@ -262,17 +269,20 @@ def measure(server: ServerProcess, kind: str, size: int, seconds: float, warmup:
                 return client.round_trips(frame, 0x80 | opcode, size, MAX_ROUND_TRIPS, limit)
 
         timed(warmup)
+        faults_before = minor_faults(server.pid)
         cpu_before = server.cpu_ns()
         client_before = time.thread_time()
         done, wall = timed(seconds)
         client_cpu = time.thread_time() - client_before
         cpu_after = server.cpu_ns()
+        faults_after = minor_faults(server.pid)
     return {
         "round_trips": done,
         "wall_s": wall,
         "rt_per_s": done / wall,
         "server_us": (cpu_after - cpu_before) / 1000 / done,
         "client_us": client_cpu * 1e6 / done,
+        "faults": (faults_after - faults_before) / done,
     }
 
 
@@ -281,6 +291,7 @@ def best(runs: list[dict]) -> dict:
         "rt_per_s": max(r["rt_per_s"] for r in runs),
         "server_us": min(r["server_us"] for r in runs),
         "client_us": min(r["client_us"] for r in runs),
+        "faults": min(r["faults"] for r in runs),
         "round_trips": sum(r["round_trips"] for r in runs),
         "repeats": len(runs),
     }
@@ -317,6 +328,22 @@ def table(loop: str, libs: list[str], cells: list[tuple[int, str]], results: dic
         lines.append("")
         for size, kind in cells:
             lines.append(f"{size_label(size):>8} {kind:<7} " + versus(libs, size, kind, results))
+    return "\n".join(lines)
+
+
+def faults_table(loop: str, libs: list[str], cells: list[tuple[int, str]], results: dict) -> str:
+    """The server's minor page faults per message (best of repeats): near zero when a library
+    reuses its memory from one message to the next."""
+    width = 12
+    lines = [f"{loop}: server page faults per message"]
+    header = f"{'size':>8} {'type':<7}" + "".join(f"{lib:>{width}}" for lib in libs)
+    lines += [header, "-" * len(header)]
+    for size, kind in cells:
+        row = f"{size_label(size):>8} {kind:<7}"
+        for lib in libs:
+            cell = results.get((lib, size, kind))
+            row += f"{'-' if cell is None else format(cell['faults'], '.1f'):>{width}}"
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -512,6 +539,8 @@ def main() -> int:
             for server in servers.values():
                 server.stop()
         print(table(loop, libs, cells, results, failures, compress))
+        print()
+        print(faults_table(loop, libs, cells, results))
         if compress:
             print()
             print(wire_table(loop, libs, cells, wire))

@@ -46,7 +46,22 @@ MAX_READ_SIZE = 256 * 1024
 # the buffer (and fault its pages in again) for every message.
 SHRINK_ABOVE = 1024 * 1024
 LARGE_FRAME = 64 * 1024
+# A message in one frame of DIRECT_SIZE to DIRECT_MAX bytes is received straight into the object
+# the application gets (the header gave its size): from the read that completes its header on, the
+# payload goes into that object, not into the buffer, so the buffer does not grow to the frame's
+# size and the payload is not copied out of it. Its memory is taken as the bytes arrive, at most
+# MAX_READ_SIZE a read, as the buffer's would be (the compiled twin allocates the size at once, which
+# the system backs with memory only as it is written): a header announcing a large frame costs
+# nothing until the bytes come. Larger frames (possible only with a raised max_message_size) take
+# the buffer's path, which never allocates what has not arrived.
+DIRECT_SIZE = 64 * 1024
+DIRECT_MAX = 16 * 1024 * 1024
 MAX_CONTROL_PAYLOAD = 125
+# FrameWriter(zero_copy=True) returns an unmasked payload of at least this many bytes apart from its
+# header, as a (header, payload) pair, when the payload cannot change under the transport (bytes, or
+# a str's encoding): copying it into one frame would cost a pass over it and, at megabytes, a fresh
+# region of memory (page faults) for every message. Below it, one write of one frame is cheaper.
+ZERO_COPY_SIZE = 64 * 1024
 # One call stops after its compressed messages inflated to more than this: a read may hold many
 # small frames that each inflate to megabytes, and the caller must see (and pause for) what came out
 # before more is inflated. ``more`` then says complete frames may wait; ``feed(b"")`` goes on.
@@ -120,6 +135,9 @@ class FrameParser:
         self._payload_start = 0
         self._unmasked = 0
         self._validated = 0
+        # The payload of a frame received directly (DIRECT_SIZE), and how much of it has arrived.
+        self._direct: bytearray | None = None
+        self._filled = 0
         # The data message being assembled from fragments (§5.4).
         self._message_opcode = 0
         self._message_compressed = False
@@ -145,6 +163,8 @@ class FrameParser:
     def feed(self, data) -> list:
         """Append ``data`` (any bytes-like object) and return the events it completed."""
         data = byte_view(data, "feed() data")
+        if self._direct is not None and self._error is None:
+            return self._feed_direct(data)
         size = len(data)
         self._make_room(size)
         self._buf[self._end : self._end + size] = data
@@ -160,6 +180,12 @@ class FrameParser:
         smaller buffer): the offer follows what this connection's reads have been, so that a loop
         suggesting 64 KiB (uvloop) does not give every idle connection a 64 KiB buffer.
         """
+        if self._direct is not None:
+            target, filled = self._direct, self._filled
+            self._offered = min(self._length - filled, MAX_READ_SIZE)
+            if len(target) < filled + self._offered:
+                target.extend(bytes(filled + self._offered - len(target)))
+            return memoryview(target)[filled : filled + self._offered]
         wanted = self._read_size
         if self._in_frame:
             # Room for the rest of the frame, but never more at once than the largest read: the
@@ -172,6 +198,10 @@ class FrameParser:
     def buffer_updated(self, nbytes: int) -> list:
         """``nbytes`` were written at the start of the last ``get_buffer`` view; return the events."""
         nbytes = operator.index(nbytes)  # what the compiled twin's C integer argument takes
+        if self._direct is not None:
+            if nbytes < 0 or nbytes > self._offered:
+                raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
+            return self._received_direct(nbytes)
         if nbytes < 0 or self._end + nbytes > len(self._buf):
             raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
         if nbytes == self._offered and self._read_size < MAX_READ_SIZE:
@@ -189,7 +219,7 @@ class FrameParser:
     @property
     def buffered(self) -> int:
         """Bytes received and not yet returned as events (a partial frame or message)."""
-        return self._end - self._start + len(self._fragments)
+        return self._end - self._start + len(self._fragments) + self._filled
 
     def take_pongs(self) -> bytes:
         """The pong frames owed for every ping parsed since the last call, in order; b"" if none.
@@ -257,7 +287,15 @@ class FrameParser:
         start = self._payload_start
         arrived = self._end - start
         if arrived < self._length:
-            self._advance_partial(arrived)
+            if (
+                DIRECT_SIZE <= self._length <= DIRECT_MAX
+                and self._fin
+                and self._opcode in (OP_TEXT, OP_BINARY)
+                and not self._message_compressed
+            ):
+                self._start_direct(arrived)
+            else:
+                self._advance_partial(arrived)
             return False
         length = self._length
         self._unmask(length)
@@ -410,6 +448,60 @@ class FrameParser:
                 raise InvalidUTF8("invalid UTF-8 in a text message")
             self._validated = arrived
 
+    # A frame received directly (DIRECT_SIZE)
+
+    def _start_direct(self, arrived: int) -> None:
+        """Move what has arrived of the frame out of the buffer into its own object, which takes
+        the rest of the payload from now on; the buffer holds nothing else (it ends mid-frame)."""
+        start = self._payload_start
+        self._direct = bytearray(self._buf[start : start + arrived])
+        self._filled = 0
+        self._start = self._end = 0
+        self._fill_direct(arrived)
+
+    def _fill_direct(self, nbytes: int) -> None:
+        """Unmask and validate the next ``nbytes`` of the payload, which are in place."""
+        start = self._filled
+        view = memoryview(self._direct)[start : start + nbytes]  # type: ignore[arg-type]
+        if self._key is not None:
+            mask_inplace(view, self._key, start)
+        if self._message_opcode == OP_TEXT and not self._utf8.feed(view):
+            raise InvalidUTF8("invalid UTF-8 in a text message")
+        self._filled = start + nbytes
+
+    def _received_direct(self, nbytes: int) -> list:
+        """``nbytes`` more of the direct frame's payload are in place: the message once complete."""
+        if self._error is not None:
+            raise InvalidState(f"the frame stream already failed: {self._error.reason}")
+        self.control_frames = 0
+        self.more = False
+        try:
+            self._fill_direct(nbytes)
+            length = self._length
+            if self._filled < length:
+                return []
+            payload, self._direct, self._filled = self._direct, None, 0
+            self._in_frame = False
+            self._last_length = length
+            opcode = self._message_opcode
+            self._end_message()
+            # The payload is exactly ``length`` bytes: get_buffer() never offers past the frame.
+            return [_decode(payload) if opcode == OP_TEXT else bytes(payload)]  # type: ignore[arg-type]
+        except ProtocolError as error:
+            self._error = error
+            error.events = []
+            raise
+
+    def _feed_direct(self, data) -> list:
+        """``feed()`` while a frame is received directly: its payload first, then the rest as usual."""
+        taken = min(self._length - self._filled, len(data))
+        target, filled = self._direct, self._filled
+        target[filled : filled + taken] = memoryview(data)[:taken]  # type: ignore[index]
+        events = self._received_direct(taken)
+        if taken < len(data):
+            events += self.feed(memoryview(data)[taken:])
+        return events
+
     def _whole_message(self, buf: bytearray, start: int, length: int):
         """A message in a single frame: decoding it validates it, so no separate UTF-8 pass."""
         opcode = self._message_opcode
@@ -497,7 +589,9 @@ class FrameWriter:
     ``fragment_size`` splits longer messages into frames of that many payload bytes. ``deflater`` (a
     ``bolt._deflate.Deflater``), when permessage-deflate was negotiated, compresses each data message
     of at least its ``min_size`` bytes, unless the call says ``compress=False``, and sets RSV1 on
-    its first frame (RFC 7692 §6). Each method returns the bytes to write.
+    its first frame (RFC 7692 §6). Each method returns the bytes to write; with ``zero_copy``,
+    ``text()`` and ``binary()`` return a large message as a (header, payload) pair instead (see
+    ``ZERO_COPY_SIZE``), for the caller to write in that order.
     """
 
     def __init__(
@@ -506,18 +600,21 @@ class FrameWriter:
         client: bool = False,
         fragment_size: int | None = None,
         deflater: Deflater | None = None,
+        zero_copy: bool = False,
     ) -> None:
         self._fragment_size = size_limit(fragment_size, "fragment_size", 1)
         self._client = client
         self._deflater = deflater
+        # A client masks every frame (§5.3), which copies the payload anyway.
+        self._zero_copy = zero_copy and not client
         self._keys = _MaskKeys()
 
-    def text(self, data: str, compress: bool = True) -> bytes:
+    def text(self, data: str, compress: bool = True) -> bytes | tuple[bytes, bytes]:
         if type(data) is not str:
             data = as_str(data, "text() data")
         return self._message(OP_TEXT, data.encode("utf-8"), compress)
 
-    def binary(self, data, compress: bool = True) -> bytes:
+    def binary(self, data, compress: bool = True) -> bytes | tuple[bytes, bytes]:
         return self._message(OP_BINARY, byte_view(data, "binary() data"), compress)
 
     def ping(self, data=b"") -> bytes:
@@ -536,7 +633,7 @@ class FrameWriter:
             raise ValueError(f"control frame payload is {len(data)} bytes; at most {MAX_CONTROL_PAYLOAD} (§5.5)")
         return self._frame(opcode, data, True, False)
 
-    def _message(self, opcode: int, payload, compress: bool) -> bytes:
+    def _message(self, opcode: int, payload, compress: bool) -> bytes | tuple[bytes, bytes]:
         deflater = self._deflater
         compressed = deflater is not None and compress and len(payload) >= deflater.min_size
         if compressed:
@@ -547,6 +644,8 @@ class FrameWriter:
                 payload = packed
         size = self._fragment_size
         if size < 0 or len(payload) <= size:
+            if self._zero_copy and len(payload) >= ZERO_COPY_SIZE and type(payload) is bytes:
+                return _header(opcode, len(payload), True, compressed, 0), payload
             return self._frame(opcode, payload, True, compressed)
         view = memoryview(payload)
         frames = []
@@ -575,15 +674,17 @@ def encode_frame(opcode: int, payload, *, fin: bool = True, rsv1: bool = False, 
 
 def _encode(opcode: int, payload, fin: bool, rsv1: bool, mask_key: bytes | None) -> bytes:
     """``payload`` is bytes, a bytearray or a flat byte memoryview (``byte_view``)."""
-    length = len(payload)
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    mask_bit = 0x80 if mask_key is not None else 0
-    if length < 126:
-        header = struct.pack("!BB", first, mask_bit | length)
-    elif length < 65536:
-        header = struct.pack("!BBH", first, mask_bit | 126, length)
-    else:
-        header = struct.pack("!BBQ", first, mask_bit | 127, length)
+    header = _header(opcode, len(payload), fin, rsv1, 0x80 if mask_key is not None else 0)
     if mask_key is None:
         return header + payload
     return header + mask_key + mask(payload, mask_key)
+
+
+def _header(opcode: int, length: int, fin: bool, rsv1: bool, mask_bit: int) -> bytes:
+    """A frame's first bytes up to the masking key (§5.2)."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    if length < 126:
+        return struct.pack("!BB", first, mask_bit | length)
+    if length < 65536:
+        return struct.pack("!BBH", first, mask_bit | 126, length)
+    return struct.pack("!BBQ", first, mask_bit | 127, length)

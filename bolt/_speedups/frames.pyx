@@ -17,7 +17,7 @@ cimport cython
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_FillInfo, PyBuffer_Release, PyObject_GetBuffer
 from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_DecodeUTF8
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memmove
@@ -31,7 +31,10 @@ from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolEr
 cdef extern from "Python.h":
     object PyMemoryView_FromMemory(char *mem, Py_ssize_t size, int flags)
     int PyBUF_READ
+    int PyBUF_WRITE
     bint PyUnicode_IS_ASCII(object)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void *PyUnicode_DATA(object)
     const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *) except NULL
 
 
@@ -47,6 +50,7 @@ cdef extern from "utf8_kernel.h":
     void bolt_utf8_reset(bolt_utf8_state *s) nogil
     int bolt_utf8_feed(bolt_utf8_state *s, const unsigned char *p, size_t n) nogil
     int bolt_utf8_complete(const bolt_utf8_state *s) nogil
+    const unsigned char *bolt_utf8_skip_ascii(const unsigned char *p, const unsigned char *end) nogil
 
 
 cdef enum:
@@ -65,6 +69,11 @@ cdef Py_ssize_t MIN_READ_SIZE = 4 * 1024
 cdef Py_ssize_t MAX_READ_SIZE = 256 * 1024
 cdef Py_ssize_t SHRINK_ABOVE = 1024 * 1024
 cdef long long LARGE_FRAME = 64 * 1024
+# See bolt._pure.frames.DIRECT_SIZE.
+cdef long long DIRECT_SIZE = 64 * 1024
+cdef long long DIRECT_MAX = 16 * 1024 * 1024
+# See bolt._pure.frames.ZERO_COPY_SIZE.
+cdef Py_ssize_t ZERO_COPY_SIZE = 64 * 1024
 # See bolt._pure.frames.INFLATE_BUDGET.
 cdef long long INFLATE_BUDGET = 1024 * 1024
 
@@ -117,6 +126,10 @@ cdef class FrameParser:
     cdef Py_ssize_t _payload_start
     cdef long long _unmasked
     cdef long long _validated
+    cdef object _direct
+    cdef unsigned char *_direct_data
+    cdef bint _direct_ascii
+    cdef Py_ssize_t _filled
     cdef int _message_opcode
     cdef bint _message_compressed
     cdef long long _message_size
@@ -163,6 +176,8 @@ cdef class FrameParser:
         cdef Py_buffer view
         if type(data) is not bytes and type(data) is not bytearray:
             data = byte_view(data, "feed() data")
+        if self._direct is not None and self._error is None:
+            return self._feed_direct(data)
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             self._make_room(view.len)
@@ -177,6 +192,9 @@ cdef class FrameParser:
         (``sizehint`` is not a minimum: see the pure twin)."""
         cdef Py_ssize_t wanted = self._read_size
         cdef long long rest
+        if self._direct is not None:
+            self._offered = <Py_ssize_t>min(self._length - self._filled, <long long>MAX_READ_SIZE)
+            return PyMemoryView_FromMemory(<char *>self._direct_data + self._filled, self._offered, PyBUF_WRITE)
         if self._in_frame:
             # Room for the rest of the frame, but never more at once than the largest read: the
             # buffer grows with the bytes that arrive, not with the length a header announces.
@@ -190,6 +208,10 @@ cdef class FrameParser:
 
     def buffer_updated(self, Py_ssize_t nbytes):
         """``nbytes`` were written at the start of the last ``get_buffer`` view; return the events."""
+        if self._direct is not None:
+            if nbytes < 0 or nbytes > self._offered:
+                raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
+            return self._received_direct(nbytes)
         if nbytes < 0 or self._end + nbytes > PyByteArray_GET_SIZE(self._buf):
             raise ValueError(f"buffer_updated({nbytes}) is outside the buffer handed out")
         if nbytes == self._offered and self._read_size < MAX_READ_SIZE:
@@ -209,7 +231,7 @@ cdef class FrameParser:
     @property
     def buffered(self):
         """Bytes received and not yet returned as events (a partial frame or message)."""
-        return self._end - self._start + PyByteArray_GET_SIZE(self._fragments)
+        return self._end - self._start + PyByteArray_GET_SIZE(self._fragments) + self._filled
 
     def take_pongs(self):
         """The pong frames owed for every ping parsed since the last call, in order; b"" if none."""
@@ -282,7 +304,11 @@ cdef class FrameParser:
         cdef Py_ssize_t start = self._payload_start
         cdef Py_ssize_t arrived = self._end - start
         if arrived < self._length:
-            self._advance_partial(arrived)
+            if (DIRECT_SIZE <= self._length <= DIRECT_MAX and self._fin and not self._message_compressed
+                    and (self._opcode == OP_TEXT or self._opcode == OP_BINARY)):
+                self._start_direct(arrived)
+            else:
+                self._advance_partial(arrived)
             return False
         cdef Py_ssize_t length = <Py_ssize_t>self._length
         self._unmask(length)
@@ -451,6 +477,82 @@ cdef class FrameParser:
             self._validated = arrived
         return 0
 
+    # A frame received directly (see bolt._pure.frames.DIRECT_SIZE)
+
+    cdef int _start_direct(self, Py_ssize_t arrived) except -1:
+        # The object is filled in place before anyone else sees it: the read views handed out by
+        # get_buffer() are released by the loop before buffer_updated() returns the message. Text
+        # is received into a str of ASCII characters: if it is all ASCII, that str is the message
+        # (CPython fills a new str this way too); if not, it is decoded from there once complete.
+        cdef Py_ssize_t length = <Py_ssize_t>self._length
+        if self._message_opcode == OP_TEXT:
+            self._direct = PyUnicode_New(length, 127)
+            self._direct_data = <unsigned char *>PyUnicode_DATA(self._direct)
+        else:
+            self._direct = PyBytes_FromStringAndSize(NULL, length)
+            self._direct_data = <unsigned char *>PyBytes_AS_STRING(self._direct)
+        self._direct_ascii = True
+        memcpy(self._direct_data, PyByteArray_AS_STRING(self._buf) + self._payload_start, arrived)
+        self._filled = 0
+        self._start = 0
+        self._end = 0
+        self._fill_direct(arrived)
+        return 0
+
+    cdef int _fill_direct(self, Py_ssize_t nbytes) except -1:
+        cdef unsigned char *data = self._direct_data + self._filled
+        if self._masked:
+            bolt_mask_inplace(data, <size_t>nbytes, self._key, <size_t>self._filled)
+        if self._message_opcode == OP_TEXT:
+            if self._direct_ascii and bolt_utf8_skip_ascii(data, data + nbytes) == data + nbytes:
+                pass  # all ASCII so far: valid UTF-8, and the str is already right
+            else:
+                self._direct_ascii = False
+                if not bolt_utf8_feed(&self._utf8, data, <size_t>nbytes):
+                    raise InvalidUTF8("invalid UTF-8 in a text message")
+        self._filled += nbytes
+        return 0
+
+    cdef list _received_direct(self, Py_ssize_t nbytes):
+        if self._error is not None:
+            raise InvalidState(f"the frame stream already failed: {self._error.reason}")
+        self.control_frames = 0
+        self.more = False
+        cdef int opcode
+        try:
+            self._fill_direct(nbytes)
+            if self._filled < self._length:
+                return []
+            payload = self._direct
+            self._direct = None
+            self._filled = 0
+            self._in_frame = False
+            self._last_length = self._length
+            opcode = self._message_opcode
+            self._end_message()
+            if opcode == OP_TEXT and not self._direct_ascii:
+                return [_decode(<const char *>self._direct_data, <Py_ssize_t>self._length,
+                                "invalid UTF-8 in a text message")]
+            return [payload]
+        except ProtocolError as error:
+            self._error = error
+            error.events = []
+            raise
+
+    cdef list _feed_direct(self, data):
+        cdef Py_buffer view
+        cdef Py_ssize_t taken
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            taken = <Py_ssize_t>min(<long long>view.len, self._length - self._filled)
+            memcpy(self._direct_data + self._filled, view.buf, taken)
+        finally:
+            PyBuffer_Release(&view)
+        cdef list events = self._received_direct(taken)
+        if taken < len(data):
+            events += self.feed(memoryview(data)[taken:])
+        return events
+
     cdef object _whole_message(self, const unsigned char *payload, Py_ssize_t length):
         cdef int opcode = self._message_opcode
         cdef bint compressed = self._message_compressed
@@ -541,14 +643,16 @@ cdef class FrameWriter:
     """Builds frames to send (see ``bolt._pure.frames.FrameWriter``)."""
 
     cdef bint _client
+    cdef bint _zero_copy
     cdef long long _fragment_size
     cdef object _deflater
     cdef Py_ssize_t _min_size
     cdef _MaskKeys _keys
 
-    def __init__(self, *, bint client=False, fragment_size=None, deflater=None):
+    def __init__(self, *, bint client=False, fragment_size=None, deflater=None, bint zero_copy=False):
         self._fragment_size = size_limit(fragment_size, "fragment_size", 1)
         self._client = client
+        self._zero_copy = zero_copy and not client
         self._deflater = deflater
         self._min_size = deflater.min_size if deflater is not None else 0
         self._keys = _MaskKeys()
@@ -563,6 +667,8 @@ cdef class FrameWriter:
             utf8 = PyUnicode_AsUTF8AndSize(data, &size)
             if (self._fragment_size < 0 or size <= self._fragment_size) and (
                     self._deflater is None or not compress or size < self._min_size):
+                if self._zero_copy and size >= ZERO_COPY_SIZE:
+                    return _header(OP_TEXT, size, False), memoryview(_AsciiPayload(data))
                 return self._frame(OP_TEXT, utf8, size, True, False)
         return self._message(OP_TEXT, PyUnicode_AsUTF8String(data), compress)
 
@@ -597,7 +703,7 @@ cdef class FrameWriter:
         finally:
             PyBuffer_Release(&view)
 
-    cdef bytes _message(self, int opcode, payload, bint compress):
+    cdef object _message(self, int opcode, payload, bint compress):
         cdef bint compressed = self._deflater is not None and compress and len(payload) >= self._min_size
         if compressed:
             packed = self._deflater.compress(payload)
@@ -613,6 +719,8 @@ cdef class FrameWriter:
         PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
         try:
             if size < 0 or view.len <= size:
+                if self._zero_copy and view.len >= ZERO_COPY_SIZE and type(payload) is bytes:
+                    return _header(opcode, view.len, compressed), payload
                 return self._frame(opcode, <const char *>view.buf, view.len, True, compressed)
             step = <Py_ssize_t>size  # under view.len, so it fits
             frames = []
@@ -633,25 +741,55 @@ cdef inline Py_ssize_t _frame_size(Py_ssize_t length, bint masked) noexcept:
     return 2 + (0 if length < 126 else 2 if length < 65536 else 8) + (4 if masked else 0) + length
 
 
-cdef inline void _write_frame(unsigned char *out, int opcode, const char *payload, Py_ssize_t length,
-                              bint fin, bint rsv1, const unsigned char *key) noexcept:
-    """One frame (§5.2) at ``out``, which has room for ``_frame_size(length, key != NULL)`` bytes."""
-    cdef unsigned char mask_bit = 0x80 if key != NULL else 0
+@cython.final
+cdef class _AsciiPayload:
+    """An ASCII ``str``'s characters as a read-only buffer, not copied: such a str already stores
+    its UTF-8 encoding, and this object keeps the str alive while a transport holds the buffer."""
+
+    cdef str _text
+
+    def __cinit__(self, str text):
+        self._text = text
+
+    def __getbuffer__(self, Py_buffer *buffer, int flags):
+        cdef Py_ssize_t size
+        cdef const char *data = PyUnicode_AsUTF8AndSize(self._text, &size)
+        PyBuffer_FillInfo(buffer, self, <void *>data, size, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer *buffer):
+        pass
+
+
+cdef inline Py_ssize_t _write_header(unsigned char *out, int opcode, Py_ssize_t length, bint fin, bint rsv1,
+                                     bint masked) noexcept:
+    """A frame's first bytes up to the masking key (§5.2) at ``out``; returns how many."""
+    cdef unsigned char mask_bit = 0x80 if masked else 0
     cdef int i
-    cdef Py_ssize_t pos = 2
     out[0] = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     if length < 126:
         out[1] = mask_bit | <unsigned char>length
-    elif length < 65536:
+        return 2
+    if length < 65536:
         out[1] = mask_bit | 126
         out[2] = <unsigned char>(length >> 8)
         out[3] = <unsigned char>length
-        pos = 4
-    else:
-        out[1] = mask_bit | 127
-        for i in range(8):
-            out[2 + i] = <unsigned char>((<uint64_t>length) >> (56 - 8 * i))
-        pos = 10
+        return 4
+    out[1] = mask_bit | 127
+    for i in range(8):
+        out[2 + i] = <unsigned char>((<uint64_t>length) >> (56 - 8 * i))
+    return 10
+
+
+cdef bytes _header(int opcode, Py_ssize_t length, bint rsv1):
+    """The header of an unmasked final frame whose payload is written apart (``zero_copy``)."""
+    cdef unsigned char out[10]
+    return PyBytes_FromStringAndSize(<char *>out, _write_header(out, opcode, length, True, rsv1, False))
+
+
+cdef inline void _write_frame(unsigned char *out, int opcode, const char *payload, Py_ssize_t length,
+                              bint fin, bint rsv1, const unsigned char *key) noexcept:
+    """One frame (§5.2) at ``out``, which has room for ``_frame_size(length, key != NULL)`` bytes."""
+    cdef Py_ssize_t pos = _write_header(out, opcode, length, fin, rsv1, key != NULL)
     if key == NULL:
         if length:
             memcpy(out + pos, payload, length)

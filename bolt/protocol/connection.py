@@ -5,7 +5,8 @@ timeout, keepalive) belong to the transport, which asks this object what to do n
 
     receive_data(data) / buffer_updated(n)  ->  events for the application
     data_to_send()                          ->  replies this object generated itself (pongs, close)
-    send_text(...), send_close(...), ...    ->  the bytes of what the application sends
+    send_text(...), send_close(...), ...    ->  the bytes of what the application sends (a large
+                                                message: its header and its payload, apart)
     should_close_transport                  ->  whether the transport should now close TCP
 
 States: CONNECTING (the opening handshake, see ``bolt.protocol.server`` and ``client``), OPEN,
@@ -62,7 +63,7 @@ class Connection:
         self._limits = {"max_message_size": max_message_size, "max_frame_size": max_frame_size}
         self._fragment_size = fragment_size
         self._parser = codec.FrameParser(client=client, **self._limits)
-        self._writer = codec.FrameWriter(client=client, fragment_size=fragment_size)
+        self._writer = codec.FrameWriter(client=client, fragment_size=fragment_size, zero_copy=True)
         # The permessage-deflate configuration agreed in the handshake (RFC 7692), if any.
         self.deflate: DeflateConfig | None = None
         self._output: list[bytes] = []
@@ -86,7 +87,9 @@ class Connection:
             config.compress_window_bits, config.compress_reset, config.level, config.memory_level, config.min_size
         )
         self._parser = codec.FrameParser(client=self.client, inflater=inflater, **self._limits)
-        self._writer = codec.FrameWriter(client=self.client, fragment_size=self._fragment_size, deflater=deflater)
+        self._writer = codec.FrameWriter(
+            client=self.client, fragment_size=self._fragment_size, deflater=deflater, zero_copy=True
+        )
 
     # Receiving
 
@@ -223,14 +226,20 @@ class Connection:
         self._output.clear()
         return data
 
-    def send_text(self, data: str, compress: bool = True) -> bytes:
+    def send_text(self, data: str, compress: bool = True) -> bytes | tuple:
         """A text message's frames; ``compress=False`` sends it uncompressed even where
-        permessage-deflate was agreed."""
+        permessage-deflate was agreed.
+
+        A large message a server sends comes back as a (header, payload) pair of bytes-like objects
+        to write in that order, so that its payload is never copied (``bolt.codec.FrameWriter``'s
+        ``zero_copy``); anything else as one ``bytes``.
+        """
         if self.state is not OPEN:
             raise self.closed_error()
         return self._writer.text(data, compress)
 
-    def send_binary(self, data, compress: bool = True) -> bytes:
+    def send_binary(self, data, compress: bool = True) -> bytes | tuple:
+        """A binary message's frames, as ``send_text`` returns them."""
         if self.state is not OPEN:
             raise self.closed_error()
         return self._writer.binary(data, compress)

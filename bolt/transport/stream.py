@@ -369,7 +369,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
             frame = self.connection.send_text(data, compress)
         except ConnectionClosed:
             raise self._send_error() from None
-        self.transport.write(frame)
+        if type(frame) is bytes:
+            self.transport.write(frame)
+        else:
+            self._write_apart(frame)
         return self.writing_paused
 
     def send_bytes(self, data, compress: bool = True) -> bool:
@@ -378,8 +381,18 @@ class WebSocketStream(asyncio.BufferedProtocol):
             frame = self.connection.send_binary(data, compress)
         except ConnectionClosed:
             raise self._send_error() from None
-        self.transport.write(frame)
+        if type(frame) is bytes:
+            self.transport.write(frame)
+        else:
+            self._write_apart(frame)
         return self.writing_paused
+
+    def _write_apart(self, parts: tuple) -> None:
+        """A large message's header, then its payload, uncopied: the loop sends both at once if
+        the socket takes them, and otherwise keeps a reference to the payload, not a copy."""
+        header, payload = parts
+        self.transport.write(header)
+        self.transport.write(payload)
 
     def _send_error(self) -> InvalidState:
         if self.connection.state is State.CONNECTING:
