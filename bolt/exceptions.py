@@ -16,6 +16,9 @@ The tree says whose fault an error is::
     │   └── ConcurrencyError     a second receive() while another is waiting on the same connection
     └── WebSocketDisconnect      the API's receive_*(): the peer closed or the connection dropped
 
+``ConfigurationError`` (a ``RuntimeError``, not a ``BoltError``) refuses to start a server that
+cannot be served as configured.
+
 Bad arguments to a local call (a control payload over 125 bytes, a close code that may not be
 sent) raise ``ValueError`` or ``TypeError``, as Python does everywhere.
 """
@@ -141,3 +144,9 @@ class WebSocketDisconnect(BoltError):
 
     def __repr__(self) -> str:
         return f"WebSocketDisconnect(code={self.code}, reason={self.reason!r})"
+
+
+class ConfigurationError(RuntimeError):
+    """The application or server is configured in a way that cannot be served (safely): no JWT
+    secret, a secret too short for its algorithm, a transport that is not installed. Raised before
+    the server listens."""

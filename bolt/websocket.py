@@ -137,7 +137,8 @@ class BaseWebSocket:
         raise WebSocketDisconnect(code, reason)
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return _Messages(self._session.receive)
+        # The session iterates over its messages itself (receive() is its __anext__).
+        return self._session.__aiter__()
 
     def iter_text(self) -> AsyncIterator[str]:
         return _Messages(self.receive_text)

@@ -18,7 +18,10 @@ import pytest
 import bolt.codec
 from bolt.transport.run import new_event_loop
 
-LOOPS = ["asyncio", "uvloop"]
+# "asyncio" is the stock loop with bolt's default transport ("auto": aiofastnet's, which the test
+# extras install with picows); "asyncio-stock" the same loop with its own selector transport
+# (Settings.transport "loop", through BOLT_TRANSPORT); "uvloop" uvloop's.
+LOOPS = ["asyncio", "asyncio-stock", "uvloop"]
 REQUIRE_COMPILED = os.environ.get("BOLT_REQUIRE_EXTENSIONS", "") not in ("", "0")
 EXPORTED = ("FrameParser", "FrameWriter", "Inflater", "Deflater", "Utf8Validator", "is_valid_utf8", "mask", "mask_inplace")
 
@@ -63,15 +66,25 @@ def load_module(name: str, module: str):
 
 def loop_runner(loop_name: str, default_timeout: float = 20.0):
     """``runner(coroutine, timeout)`` runs a coroutine to completion on a fresh loop of that kind
-    (skipping the test when uvloop is not installed)."""
+    (skipping the test when uvloop is not installed); see LOOPS."""
+    kind, _, variant = loop_name.partition("-")
     try:
-        new_event_loop(loop_name).close()
+        new_event_loop(kind).close()
     except ImportError:
-        pytest.skip(f"{loop_name} is not installed")
+        pytest.skip(f"{kind} is not installed")
 
     def runner(coroutine, timeout: float = default_timeout):
-        with asyncio.Runner(loop_factory=lambda: new_event_loop(loop_name)) as runner:
-            return runner.run(asyncio.wait_for(coroutine, timeout))
+        saved = os.environ.get("BOLT_TRANSPORT")
+        if variant == "stock":
+            os.environ["BOLT_TRANSPORT"] = "loop"
+        try:
+            with asyncio.Runner(loop_factory=lambda: new_event_loop(kind)) as runner:
+                return runner.run(asyncio.wait_for(coroutine, timeout))
+        finally:
+            if saved is None:
+                os.environ.pop("BOLT_TRANSPORT", None)
+            else:
+                os.environ["BOLT_TRANSPORT"] = saved
 
     runner.loop_name = loop_name
     return runner
@@ -80,5 +93,6 @@ def loop_runner(loop_name: str, default_timeout: float = 20.0):
 @pytest.fixture(params=LOOPS)
 def run(request):
     """Run a coroutine to completion on each loop in turn: the transport's tests run on stock
-    asyncio and on uvloop, as uvloop's own suite does."""
+    asyncio (with aiofastnet's transport and with the loop's own) and on uvloop, as uvloop's own
+    suite does."""
     return loop_runner(request.param)

@@ -28,6 +28,22 @@ def test_messages_are_delivered_and_sends_are_frames(server):
     events = server.receive_data(raw_frame(TEXT, b"hello") + raw_frame(BINARY, b"\x00\x01"))
     assert events == ["hello", b"\x00\x01"]
     assert from_server(server.send_text("hi") + server.send_binary(b"\xff")) == ["hi", b"\xff"]
+
+
+def test_a_large_message_leaves_as_its_header_and_its_payload_uncopied(server):
+    """A server's message of 64 KiB or more is not copied into a frame: the transport writes the
+    header, then the very payload object (a str's encoding, for text)."""
+    payload = bytes(range(256)) * 1024
+    header, body = server.send_binary(payload)
+    assert body is payload
+    assert from_server(header + body) == [payload]
+    text = "é" * 40_000
+    header, body = server.send_text(text)
+    assert from_server(header + bytes(body)) == [text]
+    assert type(server.send_binary(payload[:1000])) is bytes  # small: one frame, one write
+    client = Connection(client=True)
+    frame = client.send_binary(payload)  # masked: a copy either way, so one frame
+    assert type(frame) is bytes and len(frame) == len(payload) + 14
     assert server.data_to_send() == b""
     assert server.state is State.OPEN
 

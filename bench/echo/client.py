@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import random
+import selectors
 import socket
 import string
 import struct
@@ -39,6 +40,8 @@ TAIL = b"\x00\x00\xff\xff"
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 IO_TIMEOUT = 10.0  # seconds any single send or receive may block
 ASCII = (string.ascii_letters + string.digits + " {}:,\"").encode()
+# Text in mixed scripts: Latin with accents, Cyrillic, CJK, emoji (1 to 4 bytes a character).
+MIXED = "Grüße Ça va? Привет мир 你好世界 こんにちは 안녕하세요 🎉🚀👍 "
 
 
 class EchoError(Exception):
@@ -101,10 +104,17 @@ def json_text(size: int, rng: random.Random) -> bytes:
 
 
 def make_payload(kind: str, size: int, seed: int = 0) -> bytes:
-    """Random bytes for binary, random printable ASCII for text, JSON records for json (same
-    seed, same payload)."""
+    """Random bytes for binary, random printable ASCII for text, UTF-8 text in mixed scripts for
+    mixed (words of MIXED in random order, cut on a character boundary and padded with spaces to
+    exactly ``size`` bytes), JSON records for json (same seed, same payload)."""
     if kind == "json":
         return json_text(size, random.Random(f"json {size} {seed}"))
+    if kind == "mixed":
+        rng = random.Random(f"mixed {size} {seed}")
+        words = MIXED.split()
+        text = " ".join(rng.choice(words) for _ in range(size // 3 + 1)).encode()[:size]
+        text = text.decode("utf-8", "ignore").encode()
+        return text + b" " * (size - len(text))
     rng = random.Random(size * 4 + (kind == "text") + seed * 2)
     if kind == "text":
         return bytes(rng.choices(ASCII, k=size))
@@ -310,6 +320,76 @@ class EchoClient:
             if clock() > deadline:
                 break
         return done, clock() - start
+
+    def pipelined(
+        self, frame: bytes, first_byte: int, payload_length: int, depth: int, count: int, seconds: float
+    ) -> tuple[int, float]:
+        """Up to ``count`` messages with ``depth`` of them in flight, stopping after ``seconds``: a
+        frame is sent whenever fewer than ``depth`` echoes are owed, and echoes are read as they
+        arrive. Non-blocking, with a selector: with megabytes in flight both sides' socket buffers
+        fill, and a client blocked in ``sendall`` would never read the echoes the server is
+        waiting to write. Each echo's first byte is checked (its length is fixed: the server
+        sends one unmasked frame per message). Returns (echoes received, wall seconds)."""
+        sock = self.sock
+        header = 2 if payload_length < 126 else 4 if payload_length < 65536 else 10
+        echo_size = header + payload_length
+        out = memoryview(frame)
+        buffer = self.buffer
+        view = self.view
+        selector = selectors.DefaultSelector()
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        clock = time.perf_counter
+        start = clock()
+        deadline = start + seconds
+        give_up = deadline + IO_TIMEOUT
+        sent = received = 0
+        sending = 0  # bytes of the frame being sent, 0 when none is
+        position = 0  # where in the current echo the next byte read falls
+        writing = True
+        try:
+            while True:
+                more = sent < count and clock() < deadline
+                if not more and sending == 0 and received == sent:
+                    break
+                want_write = sending > 0 or (more and sent - received < depth)
+                if want_write != writing:
+                    selector.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if want_write else 0))
+                    writing = want_write
+                for _, events in selector.select(1.0):
+                    if events & selectors.EVENT_WRITE and want_write:
+                        try:
+                            sending += sock.send(out[sending:])
+                        except BlockingIOError:
+                            pass
+                        if sending == len(frame):
+                            sending = 0
+                            sent += 1
+                    if events & selectors.EVENT_READ:
+                        try:
+                            got = sock.recv_into(view)
+                        except BlockingIOError:
+                            continue
+                        if not got:
+                            raise EchoError("connection closed by the server")
+                        # Check the first byte of each echo that starts in this chunk.
+                        index = (echo_size - position) % echo_size
+                        while index < got:
+                            if buffer[index] != first_byte:
+                                raise EchoError(f"bad echo: first byte {buffer[index]:#x}")
+                            index += echo_size
+                        position += got
+                        received += position // echo_size
+                        position %= echo_size
+                if clock() > give_up:
+                    raise EchoError(f"{sent - received} echoes still owed {IO_TIMEOUT:g} s after the run")
+        finally:
+            selector.close()
+            sock.setblocking(True)
+            _set_timeouts(sock, IO_TIMEOUT)
+        if received > sent:
+            raise EchoError("more echoes than messages sent")
+        return received, clock() - start
 
     def close(self) -> None:
         """Send a close frame, wait (briefly) for the server's, close TCP."""

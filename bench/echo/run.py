@@ -25,6 +25,14 @@ Client and servers are pinned to one CPU (``--cpu``, default 0): on two vCPUs, p
 two CPUs measures cross-CPU wake-up latency rather than the library. Pinned, round trips/s is
 bounded by client + server CPU per message, and the server's µs/message is the library's cost.
 
+``--pipeline N`` keeps N messages in flight instead of one (default sizes 100 KiB and 1 MiB): the
+client sends whenever fewer than N echoes are owed and reads echoes as they come (client.py,
+non-blocking); the table gives messages per second and the server's CPU per message.
+
+``--types mixed`` sends text in mixed scripts (Latin, Cyrillic, CJK, emoji: 1 to 4 bytes a
+character) instead of ASCII; ``--libs`` can add ``picows-async``, picows' async API (its
+websockets-compatible ``picows.websockets`` layer) with the same ``async for`` handler as bolt's.
+
 ``--compress`` measures a compressed echo instead (permessage-deflate, RFC 7692): each server runs
 with ``--compress`` (its library's default compression settings; picows has none and is left out),
 the client offers ``permessage-deflate; client_no_context_takeover; client_max_window_bits`` and
@@ -58,7 +66,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent.parent))  # bolt from this checkout
 
-from client import OP_BINARY, OP_TEXT, EchoClient, EchoError, deflated_frame, make_payload, masked_frame  # noqa: E402
+from client import (
+    OP_BINARY,
+    OP_TEXT,
+    EchoClient,
+    EchoError,
+    deflated_frame,
+    make_payload,
+    masked_frame,
+)
 
 # name -> (script, extra arguments)
 SERVERS = {
@@ -68,6 +84,8 @@ SERVERS = {
     "picows": ("server_picows.py", []),
     # picows on the loop's own transport instead of aiofastnet's (when aiofastnet is installed).
     "picows-loop": ("server_picows.py", ["--transport", "loop"]),
+    # picows' async API (picows.websockets), the same async for / send handler as bolt's.
+    "picows-async": ("server_picows_async.py", []),
     # --compress only: bolt compressing at zlib level 6, websockets' level (bolt's default is 1,
     # aiohttp's), to compare like with like.
     "bolt-level6": ("server_bolt.py", ["--compression-level", "6"]),
@@ -75,6 +93,7 @@ SERVERS = {
 DEFAULT_LIBS = ["bolt", "websockets", "aiohttp", "picows"]
 SIZES = [256, 8 * 1024, 100 * 1024, 1024 * 1024]
 TYPES = ["text", "binary"]
+PIPELINE_SIZES = [100 * 1024, 1024 * 1024]
 # --compress: the libraries with permessage-deflate, and what is worth compressing.
 COMPRESSED_LIBS = ["bolt", "websockets", "aiohttp"]
 WITH_DEFLATE = {*COMPRESSED_LIBS, "bolt-level6"}
@@ -206,7 +225,7 @@ class ServerProcess:
 
 
 def frame_for(kind: str, size: int, seed: int = 0) -> tuple[bytes, int, bytes]:
-    opcode = OP_BINARY if kind == "binary" else OP_TEXT
+    opcode = OP_BINARY if kind == "binary" else OP_TEXT  # text, mixed: UTF-8 text
     payload = make_payload(kind, size, seed)
     key = make_payload("binary", 4, seed + 1000 + size)
     return masked_frame(opcode, payload, key), opcode, payload
@@ -255,9 +274,16 @@ def verify_compressed(server: ServerProcess, cells: list[tuple[int, str]]) -> di
     return wire
 
 
-def measure(server: ServerProcess, kind: str, size: int, seconds: float, warmup: float, compress: bool = False) -> dict:
+def measure(
+    server: ServerProcess, kind: str, size: int, seconds: float, warmup: float, compress: bool = False, pipeline: int = 1
+) -> dict:
     with EchoClient(server.port, max_payload=size, compress=compress) as client:
-        if compress:
+        if pipeline > 1:
+            frame, opcode, _ = frame_for(kind, size)
+
+            def timed(limit: float) -> tuple[int, float]:
+                return client.pipelined(frame, 0x80 | opcode, size, pipeline, MAX_ROUND_TRIPS, limit)
+        elif compress:
             frames, opcode, _ = compressed_frames(kind, size, client.client_window_bits)
 
             def timed(limit: float) -> tuple[int, float]:
@@ -308,10 +334,13 @@ def loadavg() -> str:
 # Output
 
 
-def table(loop: str, libs: list[str], cells: list[tuple[int, str]], results: dict, failures: dict, compress: bool = False) -> str:
+def table(
+    loop: str, libs: list[str], cells: list[tuple[int, str]], results: dict, failures: dict, compress: bool = False, pipeline: int = 1
+) -> str:
     width = 17
     mode = ", COMPRESSED (permessage-deflate)" if compress else ""
-    lines = [f"{loop}{mode}: round trips/s | server CPU µs per message (best of repeats)"]
+    rate = f"messages/s with {pipeline} in flight" if pipeline > 1 else "round trips/s"
+    lines = [f"{loop}{mode}: {rate} | server CPU µs per message (best of repeats)"]
     header = f"{'size':>8} {'type':<7}" + "".join(f"{lib:>{width}}" for lib in libs)
     lines += [header, "-" * len(header)]
     for size, kind in cells:
@@ -433,13 +462,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one repeat of short cells (under a minute)")
     parser.add_argument("--compress", action="store_true", help="a compressed echo (permessage-deflate; see the docstring)")
+    parser.add_argument("--pipeline", type=int, default=1, help="messages in flight (default 1: ping-pong)")
     parser.add_argument("--loops", default=",".join(LOOPS), help="comma-separated: asyncio,uvloop")
     parser.add_argument(
         "--libs",
         help=f"comma-separated, from {', '.join(SERVERS)} (default {','.join(DEFAULT_LIBS)}; compressed {','.join(COMPRESSED_LIBS)})",
     )
     parser.add_argument("--sizes", help="payload sizes in bytes (default 256,8192,102400,1048576; compressed 1024,65536,1048576)")
-    parser.add_argument("--types", help="from text, binary, json (default text,binary; compressed json,binary)")
+    parser.add_argument("--types", help="from text, binary, mixed, json (default text,binary; compressed json,binary)")
     parser.add_argument("--seconds", type=float, help="timed seconds per cell (full 1.0, quick 0.3)")
     parser.add_argument("--repeats", type=int, help="repeats per cell, best kept (full 3, quick 1)")
     parser.add_argument("--cpu", type=int, default=0, help="the CPU both client and servers are pinned to")
@@ -460,19 +490,22 @@ def main() -> int:
             parser.error(f"{lib} has no permessage-deflate: --compress takes {', '.join(sorted(WITH_DEFLATE))}")
         if not compress and lib == "bolt-level6":
             parser.error("bolt-level6 is for --compress")
-    sizes = [int(s) for s in (args.sizes or ",".join(map(str, COMPRESSED_SIZES if compress else SIZES))).split(",")]
+    if args.pipeline < 1 or (args.pipeline > 1 and compress):
+        parser.error("--pipeline takes a count of 1 or more, without --compress")
+    default_sizes = COMPRESSED_SIZES if compress else PIPELINE_SIZES if args.pipeline > 1 else SIZES
+    sizes = [int(s) for s in (args.sizes or ",".join(map(str, default_sizes))).split(",")]
     if max(sizes) > 16 * 1024 * 1024:
         parser.error("sizes up to 16 MiB (the servers' limit)")
     types = (args.types or ",".join(COMPRESSED_TYPES if compress else TYPES)).split(",")
     for kind in types:
-        if kind not in ("text", "binary", "json"):
+        if kind not in ("text", "binary", "json", "mixed"):
             parser.error(f"unknown type {kind!r}")
     cells = [(size, kind) for size in sizes for kind in types]
 
     if not args.no_pin:
         os.sched_setaffinity(0, {args.cpu})
     pinned = "not pinned" if args.no_pin else f"client and servers pinned to CPU {args.cpu}"
-    title = "compressed echo benchmark (permessage-deflate)" if compress else "echo benchmark"
+    title = "compressed echo benchmark (permessage-deflate)" if compress else "echo benchmark" + (f", {args.pipeline} messages in flight" if args.pipeline > 1 else "")
     print(f"{title}: {machine()}")
     print(f"{pinned}; {seconds:g} s per cell after {warmup:g} s warm-up, best of {repeats}; load average {loadavg()}")
     print()
@@ -480,7 +513,7 @@ def main() -> int:
     # SIGTERM ends the run like Ctrl-C, so the finally blocks stop the servers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
 
-    report = {"machine": machine(), "compressed": compress, "pinned": pinned, "seconds": seconds, "repeats": repeats, "loops": {}}
+    report = {"machine": machine(), "compressed": compress, "pipeline": args.pipeline, "pinned": pinned, "seconds": seconds, "repeats": repeats, "loops": {}}
     started = time.monotonic()
     log_dir = tempfile.mkdtemp(prefix="bolt-echo-bench-")
     ok = True
@@ -527,7 +560,7 @@ def main() -> int:
                         if lib in failures:
                             continue
                         try:
-                            run = measure(servers[lib], kind, size, seconds, warmup, compress)
+                            run = measure(servers[lib], kind, size, seconds, warmup, compress, args.pipeline)
                         except (EchoError, OSError) as error:
                             failures[lib] = f"{type(error).__name__}: {error}"
                             print(f"{loop} {lib} {size_label(size)} {kind}: FAILED: {failures[lib]}")
@@ -538,7 +571,7 @@ def main() -> int:
         finally:
             for server in servers.values():
                 server.stop()
-        print(table(loop, libs, cells, results, failures, compress))
+        print(table(loop, libs, cells, results, failures, compress, args.pipeline))
         print()
         print(faults_table(loop, libs, cells, results))
         if compress:

@@ -243,7 +243,12 @@ class FrameParser:
             free = len(buf) - self._end
             if free >= size:
                 return
-        self._buf.extend(bytes(max(size - free, len(buf))))
+        # A new buffer, not a resize: a transport may still hold its view of the last read
+        # (aiofastnet keeps it until the next get_buffer() returns), and a bytearray that has a
+        # view cannot be resized.
+        grown = bytearray(len(buf) + max(size - free, len(buf)))
+        grown[: self._end] = memoryview(buf)[: self._end]
+        self._buf = grown
 
     def _rebase(self) -> None:
         """Move the unparsed bytes to the front of the buffer."""

@@ -15,7 +15,8 @@ import os
 
 cimport cython
 
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.bytearray cimport (
+    PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_GET_SIZE, PyByteArray_Resize)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_FillInfo, PyBuffer_Release, PyObject_GetBuffer
 from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_DecodeUTF8
@@ -259,7 +260,12 @@ cdef class FrameParser:
             free = capacity - self._end
             if free >= size:
                 return 0
-        PyByteArray_Resize(self._buf, capacity + max(size - free, capacity))
+        # A new buffer, not a resize: a transport may still hold its view of the last read
+        # (aiofastnet keeps it until the next get_buffer() returns), and a bytearray that has a
+        # view cannot be resized.
+        cdef bytearray grown = PyByteArray_FromStringAndSize(NULL, capacity + max(size - free, capacity))
+        memcpy(PyByteArray_AS_STRING(grown), PyByteArray_AS_STRING(self._buf), self._end)
+        self._buf = grown
         return 0
 
     cdef void _rebase(self) noexcept:

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from bolt.exceptions import ConfigurationError
+
 if TYPE_CHECKING:
     from bolt.websocket import WebSocket
 
@@ -100,11 +102,6 @@ class PermissionDenied(AuthenticationFailed):
 
     def __init__(self, reason: str = "permission denied") -> None:
         super().__init__(reason, challenge=None)
-
-
-class ConfigurationError(RuntimeError):
-    """The application is configured in a way that cannot be served safely (no JWT secret, a
-    secret too short for its algorithm): raised before the server listens."""
 
 
 @runtime_checkable

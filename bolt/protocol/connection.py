@@ -64,6 +64,10 @@ class Connection:
         self._fragment_size = fragment_size
         self._parser = codec.FrameParser(client=client, **self._limits)
         self._writer = codec.FrameWriter(client=client, fragment_size=fragment_size, zero_copy=True)
+        # For ``asyncio.BufferedProtocol``: a writable view of the parser's buffer (or of the large
+        # message being received) to read into, then ``buffer_updated(n)``. The parser's own method,
+        # bound here so that the read path has no Python call in between.
+        self.get_buffer = self._parser.get_buffer
         # The permessage-deflate configuration agreed in the handshake (RFC 7692), if any.
         self.deflate: DeflateConfig | None = None
         self._output: list[bytes] = []
@@ -87,6 +91,7 @@ class Connection:
             config.compress_window_bits, config.compress_reset, config.level, config.memory_level, config.min_size
         )
         self._parser = codec.FrameParser(client=self.client, inflater=inflater, **self._limits)
+        self.get_buffer = self._parser.get_buffer
         self._writer = codec.FrameWriter(
             client=self.client, fragment_size=self._fragment_size, deflater=deflater, zero_copy=True
         )
@@ -102,10 +107,6 @@ class Connection:
         the events it sent validly before that are still returned.
         """
         return self._receive(self._parser.feed, data)
-
-    def get_buffer(self, sizehint: int = -1) -> memoryview:
-        """For ``asyncio.BufferedProtocol``: read straight into the parser's buffer."""
-        return self._parser.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> list:
         """``nbytes`` were read into the last ``get_buffer`` view; like ``receive_data``.

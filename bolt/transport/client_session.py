@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from bolt.exceptions import HandshakeError
 from bolt.protocol.client import ClientConnection
 from bolt.protocol.connection import State
+from bolt.transport.endpoints import create_connection
 from bolt.transport.settings import Settings
 from bolt.transport.stream import WebSocketStream
 
@@ -49,7 +50,7 @@ class ClientSession(WebSocketStream):
             self._handshake_failed(error)
             return
         if response is not None:
-            self.handshaking = False
+            self._start_frames()
             self._response_buffer = bytearray()  # frames are read into the parser's buffer from here on
             events = self.connection.receive_data(self.connection.take_trailing())
             if events or self.connection.needs_attention:
@@ -99,11 +100,9 @@ async def open_session(
     request = connection.handshake
     if request.secure and ssl is None:
         ssl = True
-    loop = asyncio.get_running_loop()
-
     async def connect() -> ClientSession:
-        _, session = await loop.create_connection(
-            lambda: ClientSession(connection, settings), request.host, request.port, ssl=ssl or None
+        _, session = await create_connection(
+            settings.transport, lambda: ClientSession(connection, settings), request.host, request.port, ssl=ssl or None
         )
         try:
             await session.handshake

@@ -13,6 +13,7 @@ import ssl as ssl_module
 import sys
 from typing import Any
 
+from bolt.transport.endpoints import check as check_transport
 from bolt.transport.server import Server
 from bolt.transport.settings import Settings
 from bolt.transport.stream import logger
@@ -96,6 +97,7 @@ def run(
     prepare = getattr(app, "prepare", None)
     if prepare is not None:
         prepare()
+    check_transport((getattr(app, "settings", None) or Settings()).transport)
     if workers == 1:
         _serve_in_process(app, host, port, ssl, False, loop, log_level)
         return

@@ -12,6 +12,7 @@ import ssl as ssl_module
 
 from bolt.close_codes import CloseCode
 from bolt.protocol.connection import State
+from bolt.transport.endpoints import create_server
 from bolt.transport.server_session import App, ServerSession
 from bolt.transport.settings import Settings
 from bolt.transport.stream import logger
@@ -52,12 +53,18 @@ class Server:
         prepare = getattr(self.app, "prepare", None)
         if prepare is not None:
             prepare()
-        loop = asyncio.get_running_loop()
+        transport = self.settings.transport
         if sock is not None:
-            server = await loop.create_server(lambda: ServerSession(self), sock=sock, ssl=self.ssl, backlog=backlog)
+            server = await create_server(transport, lambda: ServerSession(self), sock=sock, ssl=self.ssl, backlog=backlog)
         else:
-            server = await loop.create_server(
-                lambda: ServerSession(self), host, port, ssl=self.ssl, reuse_port=reuse_port or None, backlog=backlog
+            server = await create_server(
+                transport,
+                lambda: ServerSession(self),
+                host,
+                port,
+                ssl=self.ssl,
+                reuse_port=reuse_port or None,
+                backlog=backlog,
             )
         self._servers.append(server)
         return [s.getsockname() for s in server.sockets]

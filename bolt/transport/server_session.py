@@ -165,7 +165,7 @@ class ServerSession(WebSocketStream):
         if subprotocol is None:
             subprotocol = self.default_subprotocol
         self._write_http(self.connection.accept(subprotocol, headers), close=False)
-        self.handshaking = False
+        self._start_frames()
         self._request_buffer = bytearray()  # frames are read into the parser's buffer from here on
         trailing = self.connection.take_trailing()
         if trailing:

@@ -7,7 +7,7 @@ object cannot tell which it runs on. These are typing ``Protocol`` classes: noth
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
 from bolt.exceptions import HandshakeError
@@ -36,6 +36,11 @@ class Session(Protocol):
     async def receive(self, call: str = "receive()") -> str | bytes:
         """The next message; ``WebSocketDisconnect`` once over, ``ConcurrencyError`` for a second
         concurrent caller (``call`` names the API call, for that message)."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        """The messages, for ``async for``: each step is ``receive()``, and the iteration ends by
+        raising ``WebSocketDisconnect``."""
         ...
 
     def send_text(self, data: str, compress: bool = True) -> bool:

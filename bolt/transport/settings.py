@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from bolt.protocol.deflate import PerMessageDeflate
+from bolt.transport.endpoints import CHOICES as TRANSPORTS
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,17 @@ class Settings:
     compression_min_size: int = 128
     # Reset this end's compressor after every message: less memory, worse compression.
     compression_no_context_takeover: bool = False
+    # The TCP transport: "auto" (aiofastnet's compiled one on a stock asyncio loop when installed,
+    # the loop's own otherwise), "loop" or "aiofastnet". See bolt.transport.endpoints.
+    transport: str = "auto"
 
     def __post_init__(self) -> None:
         if self.inbox_size < 1:
             raise ValueError("inbox_size must be at least 1")
         if self.inbox_bytes < 1:
             raise ValueError("inbox_bytes must be at least 1")
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport is one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
 
     def deflate(self, *, client: bool) -> PerMessageDeflate | None:
         """permessage-deflate as configured, for one role; None when compression is off."""

@@ -101,10 +101,25 @@ class WebSocketStream(asyncio.BufferedProtocol):
             for message in events:
                 size += len(message)
             self._inbox_bytes = size
-            if self._receiver is not None:
-                self._wake_receiver()
+            receiver = self._receiver
+            if receiver is not None:
+                # _wake_receiver() written out: this is the path of every message.
+                self._receiver = None
+                if not receiver.done():
+                    receiver.set_result(None)
             if len(inbox) >= self._inbox_limit or size > self._inbox_byte_limit:
                 self._block_reading("inbox")
+
+    def _start_frames(self) -> None:
+        """The opening handshake is over: from now on the loop reads straight into the parser.
+
+        ``get_buffer`` becomes the connection's own (the parser's method, with no Python call in
+        between), and the transport is told again who its protocol is, because uvloop and the TLS
+        layers look ``get_buffer`` up once, when the protocol is set."""
+        self.handshaking = False
+        self.get_buffer = self.connection.get_buffer  # type: ignore[method-assign]
+        if self.transport is not None and not self._lost:
+            self.transport.set_protocol(self)
 
     def _handshake_buffer(self) -> memoryview:
         raise NotImplementedError
@@ -290,15 +305,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
             receiver = self._receiver = self.loop.create_future()
             self._receiver_call = call
             await receiver
-        return self.take()
-
-    def take(self) -> str | bytes:
-        """The oldest waiting message (the inbox must not be empty)."""
-        inbox = self.inbox
-        message = inbox.popleft()
-        self._inbox_bytes -= len(message)
         # Reading resumes once the handler has caught up on half the inbox, not at the first
         # message taken, so a busy connection does not flap between paused and reading.
+        message = inbox.popleft()
+        self._inbox_bytes -= len(message)
         if (
             self._read_blockers
             and len(inbox) <= self._inbox_limit // 2
@@ -306,6 +316,14 @@ class WebSocketStream(asyncio.BufferedProtocol):
         ):
             self._caught_up()
         return message
+
+    # ``async for message in websocket`` iterates over its session: each step is receive() itself,
+    # with no Python call in between. It ends by raising WebSocketDisconnect, as receive() does.
+
+    def __aiter__(self) -> WebSocketStream:
+        return self
+
+    __anext__ = receive
 
     def _caught_up(self) -> None:
         """The handler has read half the inbox: parse the frames a budgeted read left in the
