@@ -20,7 +20,7 @@ from cpython.bytearray cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_FillInfo, PyBuffer_Release, PyObject_GetBuffer
 from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_DecodeUTF8
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
 
 from bolt._coerce import as_bytes, as_str, byte_view, close_payload, size_limit
@@ -52,6 +52,30 @@ cdef extern from "utf8_kernel.h":
     int bolt_utf8_feed(bolt_utf8_state *s, const unsigned char *p, size_t n) nogil
     int bolt_utf8_complete(const bolt_utf8_state *s) nogil
     const unsigned char *bolt_utf8_skip_ascii(const unsigned char *p, const unsigned char *end) nogil
+
+
+cdef extern from "text_kernel.h":
+    void bolt_text_measure(const unsigned char *p, size_t n, size_t *chars, unsigned char *largest) nogil
+    uint32_t bolt_text_maxchar(unsigned char largest) nogil
+    void bolt_text_decode_1(const unsigned char *p, size_t n, uint8_t *out) nogil
+    void bolt_text_decode_2(const unsigned char *p, size_t n, uint16_t *out) nogil
+    void bolt_text_decode_4(const unsigned char *p, size_t n, uint32_t *out) nogil
+    int bolt_text_decode_checked_1(const unsigned char *p, size_t n, uint8_t *out) nogil
+    int bolt_text_decode_checked_2(const unsigned char *p, size_t n, uint16_t *out) nogil
+    int bolt_text_decode_checked_4(const unsigned char *p, size_t n, uint32_t *out) nogil
+    Py_ssize_t bolt_text_size_1(const uint8_t *s, size_t n) nogil
+    Py_ssize_t bolt_text_size_2(const uint16_t *s, size_t n) nogil
+    Py_ssize_t bolt_text_size_4(const uint32_t *s, size_t n) nogil
+    void bolt_text_encode_1(const uint8_t *s, size_t n, unsigned char *out) nogil
+    void bolt_text_encode_2(const uint16_t *s, size_t n, unsigned char *out) nogil
+    void bolt_text_encode_4(const uint32_t *s, size_t n, unsigned char *out) nogil
+
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    int PyUnicode_1BYTE_KIND
+    int PyUnicode_2BYTE_KIND
 
 
 cdef enum:
@@ -535,10 +559,13 @@ cdef class FrameParser:
             self._in_frame = False
             self._last_length = self._length
             opcode = self._message_opcode
+            complete = bolt_utf8_complete(&self._utf8)
             self._end_message()
             if opcode == OP_TEXT and not self._direct_ascii:
-                return [_decode(<const char *>self._direct_data, <Py_ssize_t>self._length,
-                                "invalid UTF-8 in a text message")]
+                if not complete:
+                    raise InvalidUTF8("invalid UTF-8 in a text message")
+                # Validated read by read: only the conversion is left.
+                return [_text(self._direct_data, <size_t>self._length)]
             return [payload]
         except ProtocolError as error:
             self._error = error
@@ -583,16 +610,16 @@ cdef class FrameParser:
         if self._message_compressed:
             self._add_inflated(self._inflater.finish(self._room()))
             self._inflated += PyByteArray_GET_SIZE(self._fragments)
-        cdef bytes data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(self._fragments),
-                                                    PyByteArray_GET_SIZE(self._fragments))
+        cdef bytearray fragments = self._fragments
         cdef int opcode = self._message_opcode
         cdef bint complete = bolt_utf8_complete(&self._utf8)
         self._end_message()
         if opcode == OP_BINARY:
-            return data
+            return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(fragments), PyByteArray_GET_SIZE(fragments))
         if not complete:
             raise InvalidUTF8("text message ends inside a UTF-8 sequence")
-        return _decode(PyBytes_AS_STRING(data), len(data), "invalid UTF-8 in a text message")
+        # Validated fragment by fragment (or as inflated): only the conversion is left.
+        return _text(<const unsigned char *>PyByteArray_AS_STRING(fragments), <size_t>PyByteArray_GET_SIZE(fragments))
 
     cdef void _end_message(self):
         self._message_opcode = 0
@@ -639,10 +666,82 @@ cdef class FrameParser:
 
 
 cdef str _decode(const char *data, Py_ssize_t length, str problem):
-    try:
-        return PyUnicode_DecodeUTF8(data, length, NULL)
-    except UnicodeDecodeError:
-        raise InvalidUTF8(problem) from None
+    """UTF-8 that has not been validated yet, as a str; InvalidUTF8(problem) if it is not UTF-8."""
+    cdef size_t chars
+    cdef unsigned char largest
+    cdef const unsigned char *utf8 = <const unsigned char *>data
+    cdef size_t size = <size_t>length
+    bolt_text_measure(utf8, size, &chars, &largest)
+    cdef uint32_t maxchar = bolt_text_maxchar(largest)
+    if maxchar == 0x7F:
+        return _new_text(utf8, size, chars, largest)  # ASCII is valid UTF-8
+    cdef str text = PyUnicode_New(<Py_ssize_t>chars, maxchar)
+    cdef void *out = PyUnicode_DATA(text)
+    cdef int valid
+    if maxchar == 0xFF:
+        valid = bolt_text_decode_checked_1(utf8, size, <uint8_t *>out)
+    elif maxchar == 0xFFFF:
+        valid = bolt_text_decode_checked_2(utf8, size, <uint16_t *>out)
+    else:
+        valid = bolt_text_decode_checked_4(utf8, size, <uint32_t *>out)
+    if not valid:
+        raise InvalidUTF8(problem)  # the half-filled str is dropped unseen
+    return text
+
+
+cdef inline str _text(const unsigned char *data, size_t length):
+    """Valid UTF-8 as a str (see text_kernel.h)."""
+    cdef size_t chars
+    cdef unsigned char largest
+    bolt_text_measure(data, length, &chars, &largest)
+    return _new_text(data, length, chars, largest)
+
+
+cdef str _new_text(const unsigned char *data, size_t length, size_t chars, unsigned char largest):
+    # Built in its narrowest width, as every str must be (PEP 393); filled before anyone sees it.
+    cdef uint32_t maxchar = bolt_text_maxchar(largest)
+    cdef str text = PyUnicode_New(<Py_ssize_t>chars, maxchar)
+    cdef void *out = PyUnicode_DATA(text)
+    if maxchar == 0x7F:
+        memcpy(out, data, length)
+    elif maxchar == 0xFF:
+        bolt_text_decode_1(data, length, <uint8_t *>out)
+    elif maxchar == 0xFFFF:
+        bolt_text_decode_2(data, length, <uint16_t *>out)
+    else:
+        bolt_text_decode_4(data, length, <uint32_t *>out)
+    return text
+
+
+cdef Py_ssize_t _utf8_size(str text):
+    """The UTF-8 size of a str that is not ASCII; -1 if it holds a lone surrogate."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef size_t n = <size_t>PyUnicode_GET_LENGTH(text)
+    cdef void *data = PyUnicode_DATA(text)
+    if kind == PyUnicode_1BYTE_KIND:
+        return bolt_text_size_1(<const uint8_t *>data, n)
+    if kind == PyUnicode_2BYTE_KIND:
+        return bolt_text_size_2(<const uint16_t *>data, n)
+    return bolt_text_size_4(<const uint32_t *>data, n)
+
+
+cdef void _utf8_encode(str text, unsigned char *out) noexcept:
+    """Write a str that is not ASCII and has no lone surrogate as UTF-8 at out (_utf8_size bytes)."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef size_t n = <size_t>PyUnicode_GET_LENGTH(text)
+    cdef void *data = PyUnicode_DATA(text)
+    if kind == PyUnicode_1BYTE_KIND:
+        bolt_text_encode_1(<const uint8_t *>data, n, out)
+    elif kind == PyUnicode_2BYTE_KIND:
+        bolt_text_encode_2(<const uint16_t *>data, n, out)
+    else:
+        bolt_text_encode_4(<const uint32_t *>data, n, out)
+
+
+cdef bytes _utf8(str text, Py_ssize_t size):
+    cdef bytes encoded = PyBytes_FromStringAndSize(NULL, size)
+    _utf8_encode(text, <unsigned char *>PyBytes_AS_STRING(encoded))
+    return encoded
 
 
 cdef class FrameWriter:
@@ -676,7 +775,16 @@ cdef class FrameWriter:
                 if self._zero_copy and size >= ZERO_COPY_SIZE:
                     return _header(OP_TEXT, size, False), memoryview(_AsciiPayload(data))
                 return self._frame(OP_TEXT, utf8, size, True, False)
-        return self._message(OP_TEXT, PyUnicode_AsUTF8String(data), compress)
+            return self._message(OP_TEXT, PyUnicode_AsUTF8String(data), compress)
+        size = _utf8_size(data)
+        if size < 0:
+            # A lone surrogate, which UTF-8 cannot encode: CPython raises its own UnicodeEncodeError.
+            return self._message(OP_TEXT, PyUnicode_AsUTF8String(data), compress)
+        if ((self._fragment_size < 0 or size <= self._fragment_size)
+                and (self._deflater is None or not compress or size < self._min_size)
+                and not (self._zero_copy and size >= ZERO_COPY_SIZE)):
+            return self._encoded_frame(data, size)
+        return self._message(OP_TEXT, _utf8(data, size), compress)
 
     def binary(self, data, bint compress=True):
         if type(data) is not bytes and type(data) is not bytearray:
@@ -697,6 +805,20 @@ cdef class FrameWriter:
         """A close frame; ``code=None`` sends one with no payload (the peer reports 1005)."""
         cdef bytes payload = close_payload(code, reason)
         return self._frame(OP_CLOSE, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), True, False)
+
+    cdef bytes _encoded_frame(self, str text, Py_ssize_t size):
+        """A text frame whose payload is encoded straight into it, after the header."""
+        cdef const unsigned char *key = self._keys.next() if self._client else NULL
+        cdef bytes frame = PyBytes_FromStringAndSize(NULL, _frame_size(size, key != NULL))
+        cdef unsigned char *out = <unsigned char *>PyBytes_AS_STRING(frame)
+        cdef Py_ssize_t pos = _write_header(out, OP_TEXT, size, True, False, key != NULL)
+        if key != NULL:
+            memcpy(out + pos, key, 4)
+            pos += 4
+        _utf8_encode(text, out + pos)
+        if key != NULL:
+            bolt_mask_inplace(out + pos, <size_t>size, key, 0)
+        return frame
 
     cdef bytes _control(self, int opcode, data):
         cdef Py_buffer view
