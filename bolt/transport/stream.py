@@ -26,7 +26,7 @@ from collections import deque
 from bolt.close_codes import CloseCode
 from bolt.events import Close, Pong
 from bolt.exceptions import ConcurrencyError, ConnectionClosed, InvalidState, WebSocketDisconnect
-from bolt.protocol.connection import CONNECTING, Connection, State
+from bolt.protocol.connection import CONNECTING, OPEN, Connection, State
 from bolt.transport.settings import Settings
 
 logger = logging.getLogger("bolt")
@@ -47,6 +47,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loop = asyncio.get_running_loop()
+        self._create_future = self.loop.create_future
         self.transport: asyncio.Transport | None = None
         self.handshaking = True
         self.inbox: deque = deque()
@@ -283,26 +284,15 @@ class WebSocketStream(asyncio.BufferedProtocol):
         inbox = self.inbox
         while not inbox:
             connection = self.connection
-            # No more messages can come: TCP is gone, the peer closed, or it broke the protocol.
-            if (
-                self._lost
-                or connection.close_received is not None
-                or connection.failure is not None
-                or connection.violation is not None
-            ):
-                # The handler has taken everything that came before a violation: act on it now,
-                # after whatever it sent in answer.
-                self._act_on_violation()
-                raise WebSocketDisconnect(connection.close_code or CloseCode.ABNORMAL_CLOSURE, connection.close_reason)
-            if connection.state is CONNECTING:
-                raise InvalidState("accept() the connection before receiving")
+            if connection.state is not OPEN or connection.violation is not None or self._lost:
+                self._check_receivable()
             receiver = self._receiver
             if receiver is not None and not receiver.done():
                 raise ConcurrencyError(
                     f"{call} called while {self._receiver_call} is already waiting for a message on this "
                     "connection; receive from one task only"
                 )
-            receiver = self._receiver = self.loop.create_future()
+            receiver = self._receiver = self._create_future()
             self._receiver_call = call
             await receiver
         # Reading resumes once the handler has caught up on half the inbox, not at the first
@@ -316,6 +306,25 @@ class WebSocketStream(asyncio.BufferedProtocol):
         ):
             self._caught_up()
         return message
+
+    def _check_receivable(self) -> None:
+        """receive() found the inbox empty and the connection not simply open: raise if no more
+        messages can come (TCP is gone, the peer closed, or it broke the protocol), or if the
+        handshake is not done. After our own close frame, messages may still be owed until the
+        peer's close frame arrives."""
+        connection = self.connection
+        if (
+            self._lost
+            or connection.close_received is not None
+            or connection.failure is not None
+            or connection.violation is not None
+        ):
+            # The handler has taken everything that came before a violation: act on it now,
+            # after whatever it sent in answer.
+            self._act_on_violation()
+            raise WebSocketDisconnect(connection.close_code or CloseCode.ABNORMAL_CLOSURE, connection.close_reason)
+        if connection.state is CONNECTING:
+            raise InvalidState("accept() the connection before receiving")
 
     # ``async for message in websocket`` iterates over its session: each step is receive() itself,
     # with no Python call in between. It ends by raising WebSocketDisconnect, as receive() does.
