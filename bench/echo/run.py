@@ -363,7 +363,7 @@ def table(
 def faults_table(loop: str, libs: list[str], cells: list[tuple[int, str]], results: dict) -> str:
     """The server's minor page faults per message (best of repeats): near zero when a library
     reuses its memory from one message to the next."""
-    width = 12
+    width = max(12, *(len(lib) + 2 for lib in libs))
     lines = [f"{loop}: server page faults per message"]
     header = f"{'size':>8} {'type':<7}" + "".join(f"{lib:>{width}}" for lib in libs)
     lines += [header, "-" * len(header)]

@@ -57,6 +57,7 @@ cdef extern from "utf8_kernel.h":
 cdef extern from "text_kernel.h":
     void bolt_text_measure(const unsigned char *p, size_t n, size_t *chars, unsigned char *largest) nogil
     uint32_t bolt_text_maxchar(unsigned char largest) nogil
+    size_t bolt_text_copy_ascii(unsigned char *dst, const unsigned char *src, size_t n) nogil
     void bolt_text_decode_1(const unsigned char *p, size_t n, uint8_t *out) nogil
     void bolt_text_decode_2(const unsigned char *p, size_t n, uint16_t *out) nogil
     void bolt_text_decode_4(const unsigned char *p, size_t n, uint32_t *out) nogil
@@ -671,11 +672,15 @@ cdef str _decode(const char *data, Py_ssize_t length, str problem):
     cdef unsigned char largest
     cdef const unsigned char *utf8 = <const unsigned char *>data
     cdef size_t size = <size_t>length
-    bolt_text_measure(utf8, size, &chars, &largest)
+    # Most text is ASCII: copy it into an ASCII str while checking it, in one pass.
+    cdef str text = PyUnicode_New(length, 127)
+    cdef size_t ascii = bolt_text_copy_ascii(<unsigned char *>PyUnicode_DATA(text), utf8, size)
+    if ascii == size:
+        return text
+    bolt_text_measure(utf8 + ascii, size - ascii, &chars, &largest)
+    chars += ascii
     cdef uint32_t maxchar = bolt_text_maxchar(largest)
-    if maxchar == 0x7F:
-        return _new_text(utf8, size, chars, largest)  # ASCII is valid UTF-8
-    cdef str text = PyUnicode_New(<Py_ssize_t>chars, maxchar)
+    text = PyUnicode_New(<Py_ssize_t>chars, maxchar)
     cdef void *out = PyUnicode_DATA(text)
     cdef int valid
     if maxchar == 0xFF:

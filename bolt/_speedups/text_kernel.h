@@ -80,6 +80,40 @@ static BOLT_TEXT_INLINE void bolt_text_measure(const unsigned char *p, size_t n,
     *largest = top;
 }
 
+/* Copy ASCII from src to dst, 32 bytes a step with SSE2 (16 without), up to the first byte that is not ASCII; returns how
+ * many bytes were copied (n when all are ASCII). For a message that is most likely ASCII: one pass
+ * that both checks and copies, where measuring first would read the text twice. */
+static BOLT_TEXT_INLINE size_t bolt_text_copy_ascii(unsigned char *dst, const unsigned char *src, size_t n)
+{
+    size_t i = 0;
+    uint64_t a, b;
+#if defined(BOLT_TEXT_SSE2)
+    while (n - i >= 32) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(src + i));
+        __m128i y = _mm_loadu_si128((const __m128i *)(src + i + 16));
+        if (_mm_movemask_epi8(_mm_or_si128(x, y)) != 0)
+            break;
+        _mm_storeu_si128((__m128i *)(dst + i), x);
+        _mm_storeu_si128((__m128i *)(dst + i + 16), y);
+        i += 32;
+    }
+#endif
+    while (n - i >= 16) {
+        memcpy(&a, src + i, 8);
+        memcpy(&b, src + i + 8, 8);
+        if ((a | b) & BOLT_TEXT_HIGH_BITS)
+            break;
+        memcpy(dst + i, &a, 8);
+        memcpy(dst + i + 8, &b, 8);
+        i += 16;
+    }
+    while (i < n && src[i] < 0x80) {
+        dst[i] = src[i];
+        i++;
+    }
+    return i;
+}
+
 /* The largest code point a str of that UTF-8 needs room for, from its largest byte: 127, 255,
  * 65535 or 1114111, as PyUnicode_New() takes it. */
 static BOLT_TEXT_INLINE uint32_t bolt_text_maxchar(unsigned char largest)
