@@ -18,10 +18,9 @@ import pytest
 import bolt.codec
 from bolt.transport.run import new_event_loop
 
-# "asyncio" is the stock loop with bolt's default transport ("auto": aiofastnet's, which the test
-# extras install with picows); "asyncio-stock" the same loop with its own selector transport
-# (Settings.transport "loop", through BOLT_TRANSPORT); "uvloop" uvloop's.
-LOOPS = ["asyncio", "asyncio-stock", "uvloop"]
+# Each loop with bolt's default transport ("auto": aiofastnet's, which the test extras install), and
+# with the loop's own ("-stock": Settings.transport "loop", through BOLT_TRANSPORT).
+LOOPS = ["asyncio", "asyncio-stock", "uvloop", "uvloop-stock"]
 REQUIRE_COMPILED = os.environ.get("BOLT_REQUIRE_EXTENSIONS", "") not in ("", "0")
 EXPORTED = ("FrameParser", "FrameWriter", "Inflater", "Deflater", "Utf8Validator", "is_valid_utf8", "mask", "mask_inplace")
 
@@ -93,6 +92,6 @@ def loop_runner(loop_name: str, default_timeout: float = 20.0):
 @pytest.fixture(params=LOOPS)
 def run(request):
     """Run a coroutine to completion on each loop in turn: the transport's tests run on stock
-    asyncio (with aiofastnet's transport and with the loop's own) and on uvloop, as uvloop's own
-    suite does."""
+    asyncio and on uvloop (each with aiofastnet's transport and with the loop's own), as uvloop's
+    own suite runs on both loops."""
     return loop_runner(request.param)

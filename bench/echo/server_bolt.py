@@ -1,6 +1,8 @@
 """bolt's echo server: ``BoltAPI`` and an ``async for`` handler, text as text, binary as binary.
 ``--compress``: permessage-deflate on, with bolt's default compression settings;
-``--compression-level N`` changes the zlib level (1 by default, as aiohttp; websockets uses 6)."""
+``--compression-level N`` changes the zlib level (1 by default, as aiohttp; websockets uses 6);
+``--transport auto|loop|aiofastnet`` picks the TCP transport (``Settings.transport``; "auto", the
+default, is aiofastnet's when it is installed, as picows' default is)."""
 
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ from bolt import BoltAPI, WebSocket
 from bolt.transport.server import Server
 
 
-def make_api(compress: bool, **compression) -> BoltAPI:
+def make_api(compress: bool, **options) -> BoltAPI:
     api = BoltAPI(
         max_message_size=util.MAX_SIZE,
         max_frame_size=util.MAX_SIZE,
         ping_interval=None,  # no keepalive pings in the middle of a timed run
         ping_timeout=None,
         compression=compress,  # the other compression_* settings are bolt's defaults unless given
-        **compression,
+        **options,
     )
 
     @api.websocket("/")
@@ -32,13 +34,14 @@ def make_api(compress: bool, **compression) -> BoltAPI:
 
 
 def main() -> None:
-    compression = {}
-    if "--compression-level" in sys.argv:
-        index = sys.argv.index("--compression-level")
-        compression["compression_level"] = int(sys.argv[index + 1])
-        del sys.argv[index : index + 2]
+    options = {}
+    for flag, setting, kind in (("--compression-level", "compression_level", int), ("--transport", "transport", str)):
+        if flag in sys.argv:
+            index = sys.argv.index(flag)
+            options[setting] = kind(sys.argv[index + 1])
+            del sys.argv[index : index + 2]
     args = util.parse_args(__doc__)
-    api = make_api(args.compress, **compression)
+    api = make_api(args.compress, **options)
 
     async def start():
         server = Server(api, api.settings)

@@ -1,20 +1,21 @@
 """Where connections come from: the event loop's own TCP transport, or aiofastnet's.
 
-On a stock asyncio loop every read and every write of the loop's transport is Python code
-(``selector_events``). aiofastnet (by picows' author; installed with picows, or with
-``pip install aiofastnet``) is a compiled transport for the same loop, with the same
-``asyncio.Transport`` and ``BufferedProtocol`` interface: bolt's echo spends about a quarter less
-CPU per small message on it (bench/echo). uvloop's transport is compiled already, and faster than
-aiofastnet's on uvloop, so it is kept there.
+aiofastnet (by picows' author; installed with picows, or with ``pip install aiofastnet``, or
+``bolt-ws[fast]``) is a compiled TCP and TLS transport for any asyncio loop, with the same
+``asyncio.Transport`` and ``BufferedProtocol`` interface as the loop's own. On a stock asyncio loop
+every read and write of the loop's transport is Python code (``selector_events``); on uvloop the
+transport is compiled already, and aiofastnet's still costs about a tenth less CPU per small message
+(bench/echo ``--libs bolt,bolt-aiofastnet``), so picows uses it on both loops, and so does bolt.
+On Windows' proactor loop aiofastnet hands back to the loop's own transport itself.
 
 ``Settings.transport`` chooses:
 
-- ``"auto"`` (the default): aiofastnet on a stock asyncio loop when it is installed, the loop's own
-  transport otherwise. The ``BOLT_TRANSPORT`` environment variable, when set to ``loop`` or
-  ``aiofastnet``, overrides it without touching code.
+- ``"auto"`` (the default): aiofastnet when it is installed, the loop's own transport otherwise.
+  The ``BOLT_TRANSPORT`` environment variable, when set to ``loop`` or ``aiofastnet``, overrides
+  it without touching code.
 - ``"loop"``: always the loop's own transport.
-- ``"aiofastnet"``: aiofastnet's, on any loop; starting fails with ``ConfigurationError`` when it is
-  not installed.
+- ``"aiofastnet"``: aiofastnet's; starting fails with ``ConfigurationError`` when it is not
+  installed.
 """
 
 from __future__ import annotations
@@ -43,11 +44,10 @@ def check(setting: str) -> str:
     return setting
 
 
-def choose(setting: str, loop: asyncio.AbstractEventLoop) -> Any:
+def choose(setting: str) -> Any:
     """The module whose ``create_server``/``create_connection`` to call: aiofastnet, or None for
     the loop's own methods."""
-    setting = check(setting)
-    if setting == "loop" or (setting == "auto" and not _stock_selector_loop(loop)):
+    if check(setting) == "loop":
         return None
     return _aiofastnet()
 
@@ -60,15 +60,9 @@ def _aiofastnet() -> Any:
     return aiofastnet
 
 
-def _stock_selector_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    # uvloop's Loop is not a SelectorEventLoop; a subclass from another library may have changed
-    # how sockets are read, so only asyncio's own class counts.
-    return type(loop).__module__.startswith("asyncio.") and isinstance(loop, asyncio.SelectorEventLoop)
-
-
 async def create_server(setting: str, factory, host=None, port=None, **options) -> asyncio.AbstractServer:
     loop = asyncio.get_running_loop()
-    module = choose(setting, loop)
+    module = choose(setting)
     if module is None:
         return await loop.create_server(factory, host, port, **options)
     return await module.create_server(loop, factory, host, port, **options)
@@ -76,7 +70,7 @@ async def create_server(setting: str, factory, host=None, port=None, **options) 
 
 async def create_connection(setting: str, factory, host=None, port=None, **options) -> tuple:
     loop = asyncio.get_running_loop()
-    module = choose(setting, loop)
+    module = choose(setting)
     if module is None:
         return await loop.create_connection(factory, host, port, **options)
     return await module.create_connection(loop, factory, host, port, **options)

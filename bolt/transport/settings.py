@@ -58,8 +58,8 @@ class Settings:
     compression_min_size: int = 128
     # Reset this end's compressor after every message: less memory, worse compression.
     compression_no_context_takeover: bool = False
-    # The TCP transport: "auto" (aiofastnet's compiled one on a stock asyncio loop when installed,
-    # the loop's own otherwise), "loop" or "aiofastnet". See bolt.transport.endpoints.
+    # The TCP transport: "auto" (aiofastnet's compiled one when installed, the loop's own
+    # otherwise), "loop" or "aiofastnet". See bolt.transport.endpoints.
     transport: str = "auto"
 
     def __post_init__(self) -> None:
