@@ -84,8 +84,8 @@ SERVERS = {
     "picows": ("server_picows.py", []),
     # picows on the loop's own transport instead of aiofastnet's (when aiofastnet is installed).
     "picows-loop": ("server_picows.py", ["--transport", "loop"]),
-    # bolt on the loop's own transport instead of aiofastnet's (its default when installed).
-    "bolt-loop": ("server_bolt.py", ["--transport", "loop"]),
+    # bolt on aiofastnet's transport (its default is the loop's own), as picows runs by default.
+    "bolt-aiofastnet": ("server_bolt.py", ["--transport", "aiofastnet"]),
     # picows' async API (picows.websockets), the same async for / send handler as bolt's.
     "picows-async": ("server_picows_async.py", []),
     # --compress only: bolt compressing at zlib level 6, websockets' level (bolt's default is 1,

@@ -2,7 +2,7 @@
 ``--compress``: permessage-deflate on, with bolt's default compression settings;
 ``--compression-level N`` changes the zlib level (1 by default, as aiohttp; websockets uses 6);
 ``--transport auto|loop|aiofastnet`` picks the TCP transport (``Settings.transport``; "auto", the
-default, is aiofastnet's when it is installed, as picows' default is)."""
+default, is the loop's own unless BOLT_TRANSPORT says aiofastnet)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,8 @@ OP_PING = 0x9
 OP_PONG = 0xA
 
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
-# The buffer starts small so that idle connections cost little, and grows for bursts and big frames.
+# The buffer is allocated at the first read, at MIN_READ_SIZE, so that a connection that has received
+# nothing costs nothing; it grows for bursts and big frames, and trim() gives it all back while idle.
 INITIAL_BUFFER_SIZE = 4 * 1024
 MIN_READ_SIZE = 4 * 1024
 # A read that fills all the space offered doubles the next offer, up to this: a busy connection
@@ -120,7 +121,7 @@ class FrameParser:
         self._max_message = size_limit(max_message_size, "max_message_size")
         self._max_frame = size_limit(max_frame_size, "max_frame_size")
         self._inflater = inflater
-        self._buf = bytearray(INITIAL_BUFFER_SIZE)
+        self._buf = bytearray()
         self._start = 0
         self._end = 0
         self._read_size = MIN_READ_SIZE
@@ -210,10 +211,11 @@ class FrameParser:
         return self._parse()
 
     def trim(self) -> None:
-        """Give back a grown buffer if nothing is buffered: for connections gone quiet."""
-        if self._start == self._end and not self._fragments and len(self._buf) > INITIAL_BUFFER_SIZE:
+        """Give the buffer back if nothing is buffered: for connections gone quiet (the next read
+        allocates it again)."""
+        if self._start == self._end and not self._fragments and self._direct is None and self._buf:
             self._start = self._end = 0
-            self._buf = bytearray(INITIAL_BUFFER_SIZE)
+            self._buf = bytearray()
             self._read_size = MIN_READ_SIZE
 
     @property

@@ -176,7 +176,7 @@ cdef class FrameParser:
         self._max_message = size_limit(max_message_size, "max_message_size")
         self._max_frame = size_limit(max_frame_size, "max_frame_size")
         self._inflater = inflater
-        self._buf = bytearray(INITIAL_BUFFER_SIZE)
+        self._buf = bytearray()  # allocated at the first read (see bolt._pure.frames)
         self._start = 0
         self._end = 0
         self._read_size = MIN_READ_SIZE
@@ -246,12 +246,13 @@ cdef class FrameParser:
         return self._parse()
 
     def trim(self):
-        """Give back a grown buffer if nothing is buffered: for connections gone quiet."""
+        """Give the buffer back if nothing is buffered: for connections gone quiet (the next read
+        allocates it again)."""
         if (self._start == self._end and PyByteArray_GET_SIZE(self._fragments) == 0
-                and PyByteArray_GET_SIZE(self._buf) > INITIAL_BUFFER_SIZE):
+                and self._direct is None and PyByteArray_GET_SIZE(self._buf) > 0):
             self._start = 0
             self._end = 0
-            self._buf = bytearray(INITIAL_BUFFER_SIZE)
+            self._buf = bytearray()
             self._read_size = MIN_READ_SIZE
 
     @property

@@ -72,6 +72,7 @@ class ServerConnection(Connection):
         self.request = self._request_parser.feed(data)
         if self.request is not None:
             self._trailing = self._request_parser.trailing
+            self._request_parser = None  # its llhttp state is not needed for the connection's life
         return self.request
 
     def check_upgrade(self) -> None:

@@ -58,8 +58,9 @@ class Settings:
     compression_min_size: int = 128
     # Reset this end's compressor after every message: less memory, worse compression.
     compression_no_context_takeover: bool = False
-    # The TCP transport: "auto" (aiofastnet's compiled one when installed, the loop's own
-    # otherwise), "loop" or "aiofastnet". See bolt.transport.endpoints.
+    # The TCP transport: "loop" (the event loop's own), "aiofastnet" (its compiled one: less CPU
+    # per message, more memory per connection), or "auto" (the default: the BOLT_TRANSPORT
+    # environment variable, else the loop's own). See bolt.transport.endpoints.
     transport: str = "auto"
 
     def __post_init__(self) -> None:

@@ -490,6 +490,9 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if self._pong_deadline is not None:
             self._pong_deadline.cancel()
             self._pong_deadline = None
+        # The read that brought the pong allocated the read buffer; an idle connection gives it
+        # back until its next message (a no-op while anything is buffered).
+        self.connection.trim()
         self._start_keepalive()
 
     def _keepalive_timed_out(self) -> None:
