@@ -42,6 +42,17 @@ def new_loop(kind: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+def closer(server) -> Callable[[], Awaitable[None]]:
+    """The ``stop`` of a server that has ``close()`` and ``wait_closed()`` (asyncio's, and the
+    libraries' own servers)."""
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+
+    return stop
+
+
 def run(kind: str, start: Callable[[], Awaitable[Callable[[], Awaitable[None]]]], port: int) -> None:
     """Run ``start()`` (which listens and returns an async ``stop``) on a fresh loop of ``kind``,
     say READY, wait for SIGTERM/SIGINT, then ``stop()``."""

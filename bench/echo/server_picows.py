@@ -48,12 +48,7 @@ def main() -> None:
             enable_auto_ping=False,
             **options,
         )
-
-        async def stop() -> None:
-            server.close()
-            await server.wait_closed()
-
-        return stop
+        return util.closer(server)
 
     util.run(args.loop, start, args.port)
 

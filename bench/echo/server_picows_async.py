@@ -28,12 +28,7 @@ def main() -> None:
             ping_interval=None,  # no keepalive pings in the middle of a timed run
             ping_timeout=None,
         )
-
-        async def stop() -> None:
-            server.close()
-            await server.wait_closed()
-
-        return stop
+        return util.closer(server)
 
     util.run(args.loop, start, args.port)
 

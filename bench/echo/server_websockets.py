@@ -25,12 +25,7 @@ def main() -> None:
             max_queue=None,
             ping_interval=None,
         )
-
-        async def stop() -> None:
-            server.close()
-            await server.wait_closed()
-
-        return stop
+        return util.closer(server)
 
     util.run(args.loop, start, args.port)
 

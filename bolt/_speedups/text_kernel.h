@@ -127,27 +127,33 @@ static BOLT_TEXT_INLINE uint32_t bolt_text_maxchar(unsigned char largest)
     return 0x10FFFF;
 }
 
-/* Decode valid UTF-8 into code points of type T. An ASCII run is copied 8 bytes a step. */
+/* Widen a run of ASCII at p into out, 8 bytes a step (a statement, for the decoders below). */
+#define BOLT_TEXT_ASCII_RUN(T)                                                                 \
+    {                                                                                         \
+        uint64_t word;                                                                        \
+        int i;                                                                                \
+        while (end - p >= 8) {                                                                \
+            memcpy(&word, p, 8);                                                              \
+            if (word & BOLT_TEXT_HIGH_BITS)                                                   \
+                break;                                                                        \
+            for (i = 0; i < 8; i++)                                                           \
+                out[i] = (T)p[i];                                                             \
+            out += 8;                                                                         \
+            p += 8;                                                                           \
+        }                                                                                     \
+        while (p < end && *p < 0x80)                                                          \
+            *out++ = (T)*p++;                                                                 \
+    }
+
+/* Decode valid UTF-8 into code points of type T. */
 #define BOLT_TEXT_DECODER(NAME, T)                                                             \
     static BOLT_TEXT_INLINE void NAME(const unsigned char *p, size_t n, T *out)              \
     {                                                                                         \
         const unsigned char *end = p + n;                                                    \
-        uint64_t word;                                                                        \
-        int i;                                                                                \
         while (p < end) {                                                                     \
             unsigned c = *p;                                                                  \
             if (c < 0x80) {                                                                   \
-                while (end - p >= 8) {                                                        \
-                    memcpy(&word, p, 8);                                                      \
-                    if (word & BOLT_TEXT_HIGH_BITS)                                           \
-                        break;                                                                \
-                    for (i = 0; i < 8; i++)                                                   \
-                        out[i] = (T)p[i];                                                     \
-                    out += 8;                                                                 \
-                    p += 8;                                                                   \
-                }                                                                             \
-                while (p < end && *p < 0x80)                                                  \
-                    *out++ = (T)*p++;                                                         \
+                BOLT_TEXT_ASCII_RUN(T)                                                        \
             } else if (c < 0xE0) {                                                            \
                 *out++ = (T)(((c & 0x1Fu) << 6) | (p[1] & 0x3Fu));                            \
                 p += 2;                                                                       \
@@ -176,22 +182,10 @@ BOLT_TEXT_DECODER(bolt_text_decode_4, uint32_t)
     static BOLT_TEXT_INLINE int NAME(const unsigned char *p, size_t n, T *out)               \
     {                                                                                         \
         const unsigned char *end = p + n;                                                    \
-        uint64_t word;                                                                        \
-        int i;                                                                                \
         while (p < end) {                                                                     \
             unsigned c = *p;                                                                  \
             if (c < 0x80) {                                                                   \
-                while (end - p >= 8) {                                                        \
-                    memcpy(&word, p, 8);                                                      \
-                    if (word & BOLT_TEXT_HIGH_BITS)                                           \
-                        break;                                                                \
-                    for (i = 0; i < 8; i++)                                                   \
-                        out[i] = (T)p[i];                                                     \
-                    out += 8;                                                                 \
-                    p += 8;                                                                   \
-                }                                                                             \
-                while (p < end && *p < 0x80)                                                  \
-                    *out++ = (T)*p++;                                                         \
+                BOLT_TEXT_ASCII_RUN(T)                                                        \
             } else if (c < 0xE0) {                                                            \
                 if (c < 0xC2 || end - p < 2 || (p[1] & 0xC0) != 0x80)                        \
                     return 0;                                                                 \
