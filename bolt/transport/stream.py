@@ -81,6 +81,9 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         transport.set_write_buffer_limits(self.settings.write_high_water, self.settings.write_low_water)
+        # uvloop, aiofastnet and asyncio from 3.12 write a list of buffers with one system call
+        # (writev, sendmsg); asyncio 3.11's writelines() joins them into a copy first.
+        self._vectored = type(transport).writelines is not asyncio.WriteTransport.writelines
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.handshaking:
@@ -415,11 +418,15 @@ class WebSocketStream(asyncio.BufferedProtocol):
         return self.writing_paused
 
     def _write_apart(self, parts: tuple) -> None:
-        """A large message's header, then its payload, uncopied: the loop sends both at once if
-        the socket takes them, and otherwise keeps a reference to the payload, not a copy."""
-        header, payload = parts
-        self.transport.write(header)
-        self.transport.write(payload)
+        """A large message's header, then its payload, uncopied: in one system call where the
+        transport writes vectors, else in two writes (never joined into a copy). What the socket
+        does not take at once stays referenced, not copied (uvloop, aiofastnet)."""
+        if self._vectored:
+            self.transport.writelines(parts)
+        else:
+            header, payload = parts
+            self.transport.write(header)
+            self.transport.write(payload)
 
     def _send_error(self) -> InvalidState:
         if self.connection.state is State.CONNECTING:
