@@ -461,7 +461,7 @@ class FrameParser:
         """Move what has arrived of the frame out of the buffer into its own object, which takes
         the rest of the payload from now on; the buffer holds nothing else (it ends mid-frame)."""
         start = self._payload_start
-        self._direct = bytearray(self._buf[start : start + arrived])
+        self._direct = bytearray(memoryview(self._buf)[start : start + arrived])
         self._filled = 0
         self._start = self._end = 0
         self._fill_direct(arrived)
