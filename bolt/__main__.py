@@ -1,4 +1,4 @@
-"""``python -m bolt module:api --host 127.0.0.1 --port 8000 --workers 1 --log-level info``
+"""``python -m bolt module:api --host 127.0.0.1 --port 8000 --workers 1 --broker redis://... --log-level info``
 
 What stops the server from starting (a target that does not import, an app that cannot be served)
 is one line on stderr and exit status 2, not a traceback.
@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--broker",
+        help="carries broadcast groups between workers and machines: redis://host:6379/0 (default: "
+        "BOLT_BROKER, else in-process)",
+    )
     parser.add_argument("--ssl-certfile")
     parser.add_argument("--ssl-keyfile")
     options = parser.parse_args(argv)
@@ -54,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
         context.load_cert_chain(options.ssl_certfile, options.ssl_keyfile)
     app = load_app(options.app)
     try:
+        if options.broker:
+            if not hasattr(app, "use_broker"):
+                fail(f"{options.app} has no broadcast groups, so --broker does not apply to it")
+            app.use_broker(options.broker)
         run(
             app,
             options.host,

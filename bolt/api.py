@@ -18,6 +18,8 @@ from typing import Any
 from bolt.auth.base import AuthenticationFailed, PermissionDenied, complete_context
 from bolt.auth.expiry import ExpiryTimer
 from bolt.exceptions import ConnectionClosed, HandshakeError, InvalidState, WebSocketDisconnect
+from bolt.groups.brokers import Broker, broker_from
+from bolt.groups.hub import BroadcastStats, Hub
 from bolt.params import ParameterError, analyze, parse_cookies, parse_query
 from bolt.protocol.connection import State
 from bolt.protocol.http import Request
@@ -40,6 +42,12 @@ class BoltAPI:
     4001/4003 with the reason, which browsers can read) and ``close_at_expiry`` (close with 4001
     when the credential expires). ``jwt_secret`` is the secret of every ``JWTAuthentication()``
     made without one (else ``BOLT_JWT_SECRET``).
+
+    ``broker`` carries broadcast groups between processes: a URL (``redis://host:6379/0``), a
+    broker object (``bolt.groups``), or ``None`` for the ``BOLT_BROKER`` environment variable,
+    else in-process (groups span this process only). ``slow_member`` says what a broadcast does
+    to a member whose write buffer holds more than ``slow_member_limit`` bytes: "drop" (it misses
+    that message, counted in ``broadcast_stats``) or "close" (closed with 1013).
     """
 
     def __init__(
@@ -53,6 +61,9 @@ class BoltAPI:
         auth_failure: str = "refuse",
         close_at_expiry: bool = False,
         jwt_secret: str | bytes | None = None,
+        broker: str | Broker | None = None,
+        slow_member: str = "drop",
+        slow_member_limit: int = 256 * 1024,
         **setting_values: Any,
     ) -> None:
         unknown = set(setting_values) - Settings.names()
@@ -71,6 +82,17 @@ class BoltAPI:
         self._backends: dict[int, Any] = {id(backend): backend for backend in self.auth}
         self._prepared = False
         self._failure_listeners: list[Callable[[WebSocket, Exception], None]] = []
+        self._hub = Hub(
+            broker_from(broker),
+            slow_member=slow_member,
+            slow_member_limit=slow_member_limit,
+            fragment_size=self.settings.fragment_size,
+        )
+        self._startup_hooks: list[Callable[[], Any]] = []
+        self._shutdown_hooks: list[Callable[[], Any]] = []
+        # Servers running this API in this process: the broker and the hooks start with the first
+        # and stop with the last.
+        self._serving = 0
 
     def on_handler_failure(self, listener: Callable[[WebSocket, Exception], None]) -> Callable[[], None]:
         """Call ``listener(websocket, error)`` whenever a handler raises (after it is logged and
@@ -78,6 +100,96 @@ class BoltAPI:
         re-raise a handler's error in the test."""
         self._failure_listeners.append(listener)
         return lambda: self._failure_listeners.remove(listener)
+
+    # Startup and shutdown
+
+    def on_startup(self, hook: Callable[[], Any]) -> Callable[[], Any]:
+        """Register ``hook`` (a function or an async function, no arguments) to run when a server
+        starts this API, in each worker, before it listens; hooks run in the order registered,
+        after the broker has started. One that raises stops the server from starting."""
+        self._startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Callable[[], Any]) -> Callable[[], Any]:
+        """Register ``hook`` to run when the server stops, after its connections have closed and
+        before the broker stops; hooks run in the order registered, and one that raises is logged
+        and does not stop the others."""
+        self._shutdown_hooks.append(hook)
+        return hook
+
+    async def startup(self) -> None:
+        """Called by the server before it listens: starts the broker, then the startup hooks."""
+        self._serving += 1
+        if self._serving > 1:
+            return
+        try:
+            await self._hub.start()
+            for hook in self._startup_hooks:
+                await _maybe_await(hook())
+        except BaseException:
+            self._serving -= 1
+            await self._hub.stop()
+            raise
+
+    async def shutdown(self) -> None:
+        """Called by the server once its connections are closed: the shutdown hooks, then the
+        broker stops (sending what it still holds first)."""
+        if self._serving == 0:
+            return
+        self._serving -= 1
+        if self._serving > 0:
+            return
+        for hook in self._shutdown_hooks:
+            try:
+                await _maybe_await(hook())
+            except Exception:
+                logger.exception("shutdown hook %s failed", getattr(hook, "__qualname__", hook))
+        await self._hub.stop()
+
+    # Groups and broadcast (bolt.groups)
+
+    async def broadcast(
+        self, group: str, data: str | bytes | bytearray | memoryview, *, exclude: WebSocket | None = None
+    ) -> int:
+        """Send ``data`` to every member of ``group``, on this process and on every other one that
+        shares the broker: ``str`` as text, bytes-like as binary; ``exclude`` skips one WebSocket
+        (the sender). It is framed once and never waits on a member: one whose write buffer is
+        over ``slow_member_limit`` misses it, or is closed with 1013 (``slow_member="close"``).
+        Delivery is at most once, in publish order per publisher. Returns how many members on
+        this process it was written to. Needs no connection: a background task may publish."""
+        return self._hub.broadcast(group, data, exclude)
+
+    async def broadcast_json(
+        self, group: str, data: Any, *, exclude: WebSocket | None = None, mode: str = "text"
+    ) -> int:
+        """``broadcast()`` of ``data`` encoded with the API's JSON encoder, as text or binary."""
+        encoded = self.json_dumps(data)
+        if mode == "binary":
+            return self._hub.broadcast(group, encoded.encode("utf-8") if isinstance(encoded, str) else encoded, exclude)
+        if mode == "text":
+            return self._hub.broadcast(group, encoded if isinstance(encoded, str) else encoded.decode("utf-8"), exclude)
+        raise ValueError(f"mode is 'text' or 'binary', not {mode!r}")
+
+    def group_size(self, group: str) -> int:
+        """How many connections on this process are in ``group``."""
+        return self._hub.size(group)
+
+    @property
+    def broadcast_stats(self) -> BroadcastStats:
+        """What broadcasting has done on this process: published, delivered, dropped for slow
+        members, slow members closed, dropped for other processes (broker unreachable)."""
+        return self._hub.stats
+
+    @property
+    def broker(self) -> Broker:
+        return self._hub.broker
+
+    def use_broker(self, broker: str | Broker) -> None:
+        """Replace the broker (a URL or a broker object), before any server runs this API: the
+        command line's ``--broker``."""
+        if self._serving:
+            raise InvalidState("the broker cannot change while a server runs this API")
+        self._hub.broker = broker_from(broker)
 
     # Registration
 
@@ -161,6 +273,7 @@ class BoltAPI:
                 cookies=cookies,
                 json_loads=self.json_loads,
                 json_dumps=self.json_dumps,
+                hub=self._hub,
             )
             arguments = route.options["plan"].resolve(
                 path_params=path_params, query=query, headers=request.headers, cookies=cookies, websocket=websocket
@@ -170,6 +283,14 @@ class BoltAPI:
             return
         if not await self._authorize(session, websocket, route):
             return
+        try:
+            await self._run_handler(session, websocket, route, arguments)
+        finally:
+            websocket._leave_groups()
+
+    async def _run_handler(
+        self, session: HandshakingSession, websocket: WebSocket, route: Route, arguments: dict
+    ) -> None:
         try:
             await route.endpoint(**arguments)
         except WebSocketDisconnect:

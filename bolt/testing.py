@@ -94,6 +94,16 @@ class AsyncTestClient:
         if prepare is not None:
             prepare()
 
+    async def startup(self) -> None:
+        startup = getattr(self.api, "startup", None)
+        if startup is not None:
+            await startup()
+
+    async def shutdown(self) -> None:
+        shutdown = getattr(self.api, "shutdown", None)
+        if shutdown is not None:
+            await shutdown()
+
     async def __call__(self, session: Any) -> None:
         address = session.client
         task = asyncio.current_task()

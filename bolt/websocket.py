@@ -1,5 +1,6 @@
 """The object a handler holds: ``accept``, ``receive``/``send``/``iter`` for text, bytes and JSON,
-``close``, ``state``, and what the handshake said (path and query parameters, headers, cookies).
+``close``, ``state``, and what the handshake said (path and query parameters, headers, cookies);
+a server's connection also joins and leaves broadcast groups (``join``, ``leave``, ``groups``).
 
 ``BaseWebSocket`` is the message API both roles share (the client's ``bolt.connect`` returns one);
 ``WebSocket`` adds the server's side of the handshake.
@@ -14,13 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bolt.close_codes import CloseCode
 from bolt.exceptions import InvalidState, WebSocketDisconnect
 from bolt.protocol.connection import State
 from bolt.protocol.http import Headers
 from bolt.transport.session import HandshakingSession, Session
+
+if TYPE_CHECKING:
+    from bolt.groups.hub import Hub
 
 
 class WebSocketState(Enum):
@@ -187,7 +191,7 @@ class BaseWebSocket:
 class WebSocket(BaseWebSocket):
     """A server's connection, as its handler sees it."""
 
-    __slots__ = ("path_params", "query_params", "cookies", "context")
+    __slots__ = ("path_params", "query_params", "cookies", "context", "_hub", "_groups")
 
     def __init__(
         self,
@@ -198,8 +202,11 @@ class WebSocket(BaseWebSocket):
         cookies: Mapping[str, str] | None = None,
         json_loads: Callable[[str | bytes], Any] = json.loads,
         json_dumps: Callable[[Any], str | bytes] = _compact_json,
+        hub: Hub | None = None,
     ) -> None:
         super().__init__(session, json_loads=json_loads, json_dumps=json_dumps)
+        self._hub = hub
+        self._groups: set[str] = set()
         self.path_params = dict(path_params or {})
         self.query_params = dict(query_params or {})
         self.cookies = dict(cookies or {})
@@ -255,6 +262,32 @@ class WebSocket(BaseWebSocket):
         if session.state is State.CONNECTING:
             session.accept()
         await super().close(code, reason)
+
+    # Groups (see bolt.groups)
+
+    async def join(self, group: str) -> None:
+        """Join ``group``: from when this returns, every message broadcast to it, from any worker
+        or machine sharing the API's broker, is sent to this connection, until it leaves the group
+        or ends (a connection leaves all its groups when its handler returns)."""
+        await self._group_hub().join(self, self._session, self._groups, group)
+
+    async def leave(self, group: str) -> None:
+        """Leave ``group`` (leaving a group it is not in does nothing)."""
+        self._group_hub().leave(self, self._groups, group)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The groups this connection is in."""
+        return frozenset(self._groups)
+
+    def _group_hub(self) -> Hub:
+        if self._hub is None:
+            raise InvalidState("this WebSocket belongs to no BoltAPI, so it has no groups")
+        return self._hub
+
+    def _leave_groups(self) -> None:
+        if self._groups:
+            self._hub.leave_all(self, self._groups)
 
     def __repr__(self) -> str:
         request = self._session.request

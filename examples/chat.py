@@ -21,48 +21,25 @@ chat client at all: bolt itself closes with 1009 before buffering it. A binary m
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 from pathlib import Path
 
 from bolt import BoltAPI, CloseCode, ConnectionClosed, WebSocket
-
-logger = logging.getLogger(__name__)
 
 MAX_TEXT = 2000  # characters in one chat line
 MAX_NAME = 32
 MAX_ROOM = 64
 
 # 2,000 characters are at most 8,000 bytes of UTF-8; 64 KiB leaves room and still caps memory.
+# Rooms are broadcast groups: with --broker redis://... they span workers and machines.
 api = BoltAPI(max_message_size=64 * 1024)
 
 # Read once at import: the page is static, and a missing file should fail at start, not per request.
 PAGE = (Path(__file__).parent / "chat.html").read_text(encoding="utf-8")
 
-# room id -> {websocket: name}. A dict keeps join order for the member list. Only the event loop's
-# thread touches it, and never across an await in the middle of a change, so it needs no lock.
+# room id -> {websocket: name}, for the member list a joiner is sent: the members on this process
+# (with several workers, each knows its own). Delivery does not use it: the group does. Only the
+# event loop's thread touches it, so it needs no lock.
 rooms: dict[str, dict[WebSocket, str]] = {}
-
-
-async def broadcast(members: dict[WebSocket, str], message: dict, exclude: WebSocket | None = None) -> None:
-    """Send ``message`` to every member (but ``exclude``) at once; drop those whose connection is gone.
-
-    The sends run concurrently, so one client whose socket is slow to drain does not hold up the
-    others. A client that disconnected while we were sending raises ``ConnectionClosed``: that is
-    its own business, never the sender's, so it is dropped here (its own handler announces the
-    leave) and the rest still get the message.
-    """
-    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)  # encoded once, not per member
-    # A snapshot: members come and go while the sends are suspended.
-    targets = [member for member in members if member is not exclude]
-    results = await asyncio.gather(*(member.send_text(text) for member in targets), return_exceptions=True)
-    for member, result in zip(targets, results):
-        if isinstance(result, ConnectionClosed):
-            members.pop(member, None)
-        elif isinstance(result, Exception):
-            logger.error("sending to %r failed", member, exc_info=result)
-            members.pop(member, None)
 
 
 @api.websocket("/ws/room/{room_id}")
@@ -78,27 +55,30 @@ async def room(websocket: WebSocket, room_id: str, name: str = "anonymous"):
         return
     await websocket.accept()
 
+    group = f"room:{room_id}"
     members = rooms.setdefault(room_id, {})
     members[websocket] = name
     try:
         # The joiner learns who is here (itself included) before any chat line can reach it.
         await websocket.send_json({"type": "members", "room": room_id, "name": name, "members": list(members.values())})
-        await broadcast(members, {"type": "join", "room": room_id, "name": name}, exclude=websocket)
+        await websocket.join(group)
+        await api.broadcast_json(group, {"type": "join", "room": room_id, "name": name}, exclude=websocket)
         # Ends with WebSocketDisconnect when the client leaves; bolt treats that as a normal end.
         async for text in websocket.iter_text():
             if len(text) > MAX_TEXT:
                 await websocket.send_json({"type": "error", "reason": f"message is longer than {MAX_TEXT} characters"})
             elif text.strip():
-                await broadcast(members, {"type": "message", "room": room_id, "name": name, "text": text})
+                await api.broadcast_json(group, {"type": "message", "room": room_id, "name": name, "text": text})
     except ConnectionClosed:
         # Our own client left while we were writing to it (send_* raises ConnectionClosed, not
         # WebSocketDisconnect): as normal an end as a disconnect seen by iter_text().
         pass
     finally:
         # Runs however the handler ends: disconnect, error, or server shutdown (cancellation).
+        # A broadcast never waits, so it is safe here even while the task is being cancelled.
+        await websocket.leave(group)
+        await api.broadcast_json(group, {"type": "leave", "room": room_id, "name": name})
         members.pop(websocket, None)
-        if members:
-            await broadcast(members, {"type": "leave", "room": room_id, "name": name})
         if not members and rooms.get(room_id) is members:
             del rooms[room_id]  # forget empty rooms, or they pile up forever
 

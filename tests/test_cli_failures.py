@@ -143,7 +143,7 @@ def test_a_worker_that_dies_stops_the_server(tmp_path, death):
             asyncio.run(call_exit(port))
             expected = "exited with code 3"
         code = finish(process)
-        reports = [line for line in lines_of(stderr) if "worker" in line]
+        reports = [line for line in lines_of(stderr) if " ERROR " in line and "worker" in line]
         assert code != 0
         assert len(reports) == 1 and expected in reports[0], reports
         assert any(f"worker {pid} " in reports[0] for pid in pids)

@@ -98,6 +98,14 @@ def run(
     if prepare is not None:
         prepare()
     check_transport((getattr(app, "settings", None) or Settings()).transport)
+    broker = getattr(app, "broker", None)
+    if workers > 1 and broker is not None and not broker.spans_processes:
+        configure_logging(log_level)
+        logger.warning(
+            "%d workers with the in-process broker: broadcast groups do not span workers (each worker "
+            "reaches only its own members); give a broker that does, such as --broker redis://127.0.0.1:6379/0",
+            workers,
+        )
     if workers == 1:
         _serve_in_process(app, host, port, ssl, False, loop, log_level)
         return

@@ -35,6 +35,7 @@ class Server:
         self._running: set[ServerSession] = set()
         self._servers: list[asyncio.AbstractServer] = []
         self._shutting_down = False
+        self._started_app = False
 
     async def start(
         self,
@@ -48,26 +49,47 @@ class Server:
         """Listen, and return the addresses bound (port 0 picks a free port).
 
         An application with a ``prepare()`` method has it called first: an exception there (a
-        missing JWT secret) refuses to start, before any socket is bound.
+        missing JWT secret) refuses to start, before any socket is bound. Then its ``startup()``
+        (the broker, the startup hooks), also before listening; its ``shutdown()`` is awaited at
+        the end of ``shutdown()``.
         """
         prepare = getattr(self.app, "prepare", None)
         if prepare is not None:
             prepare()
+        if not self._started_app:
+            startup = getattr(self.app, "startup", None)
+            if startup is not None:
+                await startup()
+            self._started_app = True
         transport = self.settings.transport
-        if sock is not None:
-            server = await create_server(transport, lambda: ServerSession(self), sock=sock, ssl=self.ssl, backlog=backlog)
-        else:
-            server = await create_server(
-                transport,
-                lambda: ServerSession(self),
-                host,
-                port,
-                ssl=self.ssl,
-                reuse_port=reuse_port or None,
-                backlog=backlog,
-            )
+        try:
+            if sock is not None:
+                server = await create_server(
+                    transport, lambda: ServerSession(self), sock=sock, ssl=self.ssl, backlog=backlog
+                )
+            else:
+                server = await create_server(
+                    transport,
+                    lambda: ServerSession(self),
+                    host,
+                    port,
+                    ssl=self.ssl,
+                    reuse_port=reuse_port or None,
+                    backlog=backlog,
+                )
+        except BaseException:
+            if not self._servers:
+                await self._shut_app_down()
+            raise
         self._servers.append(server)
         return [s.getsockname() for s in server.sockets]
+
+    async def _shut_app_down(self) -> None:
+        if self._started_app:
+            self._started_app = False
+            shutdown = getattr(self.app, "shutdown", None)
+            if shutdown is not None:
+                await shutdown()
 
     @property
     def addresses(self) -> list[tuple]:
@@ -136,6 +158,7 @@ class Server:
                 logger.warning("a handler did not finish after being cancelled at shutdown: %r", task)
         for server in self._servers:
             await server.wait_closed()
+        await self._shut_app_down()
         logger.info("server stopped")
 
     async def __aenter__(self) -> Server:

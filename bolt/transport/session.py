@@ -13,6 +13,7 @@ from typing import Protocol
 from bolt.exceptions import HandshakeError
 from bolt.protocol.connection import State
 from bolt.protocol.handshake import Request
+from bolt.protocol.prepared import PreparedMessage
 
 
 class Session(Protocol):
@@ -51,6 +52,20 @@ class Session(Protocol):
     def send_bytes(self, data: bytes | bytearray | memoryview, compress: bool = True) -> bool: ...
 
     async def drain(self) -> None: ...
+
+    def send_prepared(self, message: PreparedMessage) -> bool:
+        """Write a message framed once for many connections (a broadcast), now; False, writing
+        nothing, unless the connection is open."""
+        ...
+
+    @property
+    def write_buffer_size(self) -> int:
+        """Bytes written but not yet taken by the socket (what makes a broadcast member slow)."""
+        ...
+
+    def start_closing(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame now, without waiting for the peer's answer."""
+        ...
 
     async def ping(self, data: bytes | None = None) -> float: ...
 

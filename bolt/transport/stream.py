@@ -22,12 +22,16 @@ import asyncio
 import logging
 import os
 from collections import deque
+from typing import TYPE_CHECKING
 
 from bolt.close_codes import CloseCode
 from bolt.events import Close, Pong
 from bolt.exceptions import ConcurrencyError, ConnectionClosed, InvalidState, WebSocketDisconnect
 from bolt.protocol.connection import CONNECTING, OPEN, Connection, State
 from bolt.transport.settings import Settings
+
+if TYPE_CHECKING:
+    from bolt.protocol.prepared import PreparedMessage
 
 logger = logging.getLogger("bolt")
 TURN_AFTER = 64 * 1024
@@ -416,6 +420,19 @@ class WebSocketStream(asyncio.BufferedProtocol):
         else:
             self._write_apart(frame)
         return self.writing_paused
+
+    def send_prepared(self, message: PreparedMessage) -> bool:
+        """Write a message framed once for many connections (a broadcast); False, writing
+        nothing, unless the connection is open."""
+        if self.connection.state is not OPEN or self._lost:
+            return False
+        self.transport.write(message.frame)
+        return True
+
+    @property
+    def write_buffer_size(self) -> int:
+        """Bytes written but not yet taken by the socket."""
+        return 0 if self._lost else self.transport.get_write_buffer_size()
 
     def _write_apart(self, parts: tuple) -> None:
         """A large message's header, then its payload, uncopied: in one system call where the
