@@ -12,14 +12,15 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from bolt.auth.base import AuthenticationFailed, PermissionDenied, complete_context
 from bolt.auth.expiry import ExpiryTimer
-from bolt.exceptions import ConnectionClosed, HandshakeError, InvalidState, WebSocketDisconnect
+from bolt.exceptions import ConfigurationError, ConnectionClosed, HandshakeError, InvalidState, WebSocketDisconnect
 from bolt.groups.brokers import Broker, broker_from
 from bolt.groups.hub import BroadcastStats, Hub
+from bolt.origins import OriginPolicy
 from bolt.params import ParameterError, analyze, parse_cookies, parse_query
 from bolt.protocol.connection import State
 from bolt.protocol.http import Request
@@ -61,6 +62,8 @@ class BoltAPI:
         auth_failure: str = "refuse",
         close_at_expiry: bool = False,
         jwt_secret: str | bytes | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        allow_missing_origin: bool = True,
         broker: str | Broker | None = None,
         slow_member: str = "drop",
         slow_member_limit: int = 256 * 1024,
@@ -78,6 +81,8 @@ class BoltAPI:
         self.auth_failure = _check_auth_failure(auth_failure)
         self.close_at_expiry = close_at_expiry
         self.jwt_secret = jwt_secret
+        self.allow_missing_origin = allow_missing_origin
+        self.origins = None if allowed_origins is None else OriginPolicy(allowed_origins, allow_missing=allow_missing_origin)
         # Every backend in use, by identity, for prepare().
         self._backends: dict[int, Any] = {id(backend): backend for backend in self.auth}
         self._prepared = False
@@ -201,11 +206,17 @@ class BoltAPI:
         guards: Sequence[Any] | None = None,
         auth_failure: str | None = None,
         close_at_expiry: bool | None = None,
+        allowed_origins: Iterable[str] | None = None,
     ):
         """Register an async handler for WebSocket connections to ``path``; the keyword arguments
         override the API's defaults for this route."""
         if auth_failure is not None:
             _check_auth_failure(auth_failure)
+        origins = (
+            self.origins
+            if allowed_origins is None
+            else OriginPolicy(allowed_origins, allow_missing=self.allow_missing_origin)
+        )
 
         def register(handler):
             if not inspect.iscoroutinefunction(handler):
@@ -216,6 +227,7 @@ class BoltAPI:
             route.options["guards"] = self.guards if guards is None else list(guards)
             route.options["auth_failure"] = self.auth_failure if auth_failure is None else auth_failure
             route.options["close_at_expiry"] = self.close_at_expiry if close_at_expiry is None else close_at_expiry
+            route.options["origins"] = origins
             for backend in route.options["auth"]:
                 if id(backend) not in self._backends:
                     self._backends[id(backend)] = backend
@@ -261,6 +273,13 @@ class BoltAPI:
             session.check_upgrade()
         except HandshakeError as error:
             session.respond_error(error)
+            return
+        origins = route.options["origins"]
+        if origins is not None and not origins.allows(request.headers.get_all("Origin")):
+            # Before anything else runs: a cross-site page must not reach authentication (which
+            # would read the victim's cookie) or the handler. RFC 6455 §4.2.1 item 8, §10.2.
+            logger.info("refused %s: origin not allowed (403)", request.path)
+            session.respond(403, "Origin not allowed")
             return
         try:
             query = parse_query(request.query_string)
@@ -323,6 +342,17 @@ class BoltAPI:
             prepare = getattr(backend, "prepare", None)
             if prepare is not None:
                 prepare(self)
+        for route in self.router:
+            if route.kind != "websocket" or route.options["origins"] is not None:
+                continue
+            readers = [backend for backend in route.options["auth"] if getattr(backend, "reads_cookies", False)]
+            if readers:
+                raise ConfigurationError(
+                    f"the route {route.path} authenticates by cookie ({readers[0]!r}) but has no allowed_origins: "
+                    "browsers send cookies with cross-site WebSocket handshakes, so any web page could act as "
+                    "its users (cross-site WebSocket hijacking); pass BoltAPI(allowed_origins=[...]) or the "
+                    "route's allowed_origins=[...] (docs/operations.md)"
+                )
         self._prepared = True
 
     async def _authorize(self, session: HandshakingSession, websocket: WebSocket, route: Route) -> bool:

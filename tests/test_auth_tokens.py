@@ -32,8 +32,9 @@ def route(path: str, backend: JWTAuthentication, **options) -> None:
 
 
 route("/default", jwt_backend())
-route("/cookie", jwt_backend(token_sources=["cookie", "header"]))
-route("/cookie-named", jwt_backend(token_sources=["cookie"], cookie="jwt"))
+# A cookie route must have an Origin allow-list (bolt.origins); these clients send no Origin.
+route("/cookie", jwt_backend(token_sources=["cookie", "header"]), allowed_origins=["https://app.example"])
+route("/cookie-named", jwt_backend(token_sources=["cookie"], cookie="jwt"), allowed_origins=["https://app.example"])
 route("/query-only", jwt_backend(token_sources=["query"], query_param="access_token"))
 route("/header-only", jwt_backend(token_sources=["header"]))
 route("/subprotocol-named", jwt_backend(token_sources=["subprotocol"], subprotocol="access-token"))

@@ -106,6 +106,9 @@ class PermissionDenied(AuthenticationFailed):
 
 @runtime_checkable
 class AuthBackend(Protocol):
+    """Optional attributes: ``reads_cookies`` (true for a backend that may authenticate by a
+    cookie: its routes then need an Origin allow-list), ``prepare(api)``, ``challenge``."""
+
     def authenticate(self, websocket: WebSocket) -> Any:
         """``None``, a context dict, or an awaitable of either; raises ``AuthenticationFailed``."""
 

@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bolt.auth.base import AuthenticationFailed, ConfigurationError, identity
-from bolt.auth.tokens import HEADER, QUERY, SUBPROTOCOL, TokenReader, bearer_challenge
+from bolt.auth.tokens import COOKIE, HEADER, QUERY, SUBPROTOCOL, TokenReader, bearer_challenge
 
 if TYPE_CHECKING:
     from bolt.websocket import WebSocket
@@ -115,6 +115,12 @@ class JWTAuthentication:
         self.tokens = TokenReader(
             token_sources, query_param=query_param, cookie=cookie, subprotocol=subprotocol, max_length=max_token_length
         )
+
+    @property
+    def reads_cookies(self) -> bool:
+        """Whether the token may come from a cookie, which browsers send cross-site: a route with
+        such a backend must have an Origin allow-list (``BoltAPI(allowed_origins=...)``)."""
+        return COOKIE in self.tokens.sources
 
     @property
     def carrier_subprotocol(self) -> str | None:
