@@ -98,14 +98,23 @@ def test_both_implementations_agree(both_codecs, case, limit, with_extension, ta
     compiled, pure = both_codecs
     masked, chunks = case
     options = {"client": not masked, "max_message_size": limit}
+    parsers: list = []
+
+    def make_parser(codec):
+        # Each parser inflates with its own context (RFC 7692), as a connection does.
+        parsers.append(codec.FrameParser(inflater=Inflater() if with_extension else None, **options))
+        return parsers[-1]
+
     results = [
-        parse_with_pongs(
-            # Each parser inflates with its own context (RFC 7692), as a connection does.
-            lambda: codec.FrameParser(inflater=Inflater() if with_extension else None, **options),
-            chunks,
-            client=not masked,
-            take_each_time=take_each_time,
-        )
+        parse_with_pongs(lambda: make_parser(codec), chunks, client=not masked, take_each_time=take_each_time)
         for codec in (compiled, pure)
     ]
     assert results[0] == results[1]
+    # The message counters agree too, and count exactly the messages returned.
+    events = results[0][0]
+    texts = [event for event in events if type(event) is str]
+    binaries = [event for event in events if type(event) is bytes]
+    expected = (len(texts), sum(len(t.encode()) for t in texts), len(binaries), sum(map(len, binaries)))
+    for parser in parsers:
+        counted = (parser.text_received, parser.text_bytes_received, parser.binary_received, parser.binary_bytes_received)
+        assert counted == expected

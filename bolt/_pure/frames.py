@@ -155,6 +155,11 @@ class FrameParser:
         self.more = False
         self._inflated = 0
         self.pings_received = 0
+        # Messages returned, and their size in bytes (a text message's UTF-8, after inflating).
+        self.text_received = 0
+        self.text_bytes_received = 0
+        self.binary_received = 0
+        self.binary_bytes_received = 0
         # The pongs owed for the pings parsed so far, as the frames to send; a client masks them.
         self._pongs = bytearray()
         self._keys = _MaskKeys()
@@ -493,7 +498,9 @@ class FrameParser:
             opcode = self._message_opcode
             self._end_message()
             # The payload is exactly ``length`` bytes: get_buffer() never offers past the frame.
-            return [_decode(payload) if opcode == OP_TEXT else bytes(payload)]  # type: ignore[arg-type]
+            message = _decode(payload) if opcode == OP_TEXT else bytes(payload)  # type: ignore[arg-type]
+            self._count(opcode, length)
+            return [message]
         except ProtocolError as error:
             self._error = error
             error.events = []
@@ -522,12 +529,14 @@ class FrameParser:
             if rest:
                 payload += rest
             self._inflated += len(payload)
-            if opcode == OP_TEXT:
-                return _decode(payload)
-            return payload
-        if opcode == OP_TEXT:
-            return _decode(buf, start, length)
-        return bytes(buf[start : start + length])
+            length = len(payload)
+            message = _decode(payload) if opcode == OP_TEXT else payload
+        elif opcode == OP_TEXT:
+            message = _decode(buf, start, length)
+        else:
+            message = bytes(buf[start : start + length])
+        self._count(opcode, length)
+        return message
 
     def _assembled_message(self):
         if self._message_compressed:
@@ -538,10 +547,21 @@ class FrameParser:
         complete = self._utf8.complete
         self._end_message()
         if opcode == OP_BINARY:
-            return payload
-        if not complete:
+            message = payload
+        elif not complete:
             raise InvalidUTF8("text message ends inside a UTF-8 sequence")
-        return _decode(payload)
+        else:
+            message = _decode(payload)
+        self._count(opcode, len(payload))
+        return message
+
+    def _count(self, opcode: int, size: int) -> None:
+        if opcode == OP_TEXT:
+            self.text_received += 1
+            self.text_bytes_received += size
+        else:
+            self.binary_received += 1
+            self.binary_bytes_received += size
 
     def _end_message(self) -> None:
         self._message_opcode = 0
@@ -615,14 +635,22 @@ class FrameWriter:
         # A client masks every frame (§5.3), which copies the payload anyway.
         self._zero_copy = zero_copy and not client
         self._keys = _MaskKeys()
+        # Messages framed, and their size in bytes before compressing (a text message's UTF-8).
+        self.text_sent = self.text_bytes_sent = self.binary_sent = self.binary_bytes_sent = 0
 
     def text(self, data: str, compress: bool = True) -> bytes | tuple[bytes, bytes]:
         if type(data) is not str:
             data = as_str(data, "text() data")
-        return self._message(OP_TEXT, data.encode("utf-8"), compress)
+        payload = data.encode("utf-8")
+        self.text_sent += 1
+        self.text_bytes_sent += len(payload)
+        return self._message(OP_TEXT, payload, compress)
 
     def binary(self, data, compress: bool = True) -> bytes | tuple[bytes, bytes]:
-        return self._message(OP_BINARY, byte_view(data, "binary() data"), compress)
+        data = byte_view(data, "binary() data")
+        self.binary_sent += 1
+        self.binary_bytes_sent += len(data)
+        return self._message(OP_BINARY, data, compress)
 
     def ping(self, data=b"") -> bytes:
         return self._control(OP_PING, data)

@@ -169,6 +169,11 @@ cdef class FrameParser:
     cdef readonly bint more
     cdef long long _inflated
     cdef readonly long long pings_received
+    # Messages returned, and their size in bytes (a text message's UTF-8, after inflating).
+    cdef readonly long long text_received
+    cdef readonly long long text_bytes_received
+    cdef readonly long long binary_received
+    cdef readonly long long binary_bytes_received
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
                  max_frame_size=None, inflater=None):
@@ -194,6 +199,10 @@ cdef class FrameParser:
         self._keys = _MaskKeys()
         self.control_frames = 0
         self.pings_received = 0
+        self.text_received = 0
+        self.text_bytes_received = 0
+        self.binary_received = 0
+        self.binary_bytes_received = 0
 
     # Input
 
@@ -567,7 +576,8 @@ cdef class FrameParser:
                 if not complete:
                     raise InvalidUTF8("invalid UTF-8 in a text message")
                 # Validated read by read: only the conversion is left.
-                return [_text(self._direct_data, <size_t>self._length)]
+                payload = _text(self._direct_data, <size_t>self._length)
+            self._count(opcode, self._length)
             return [payload]
         except ProtocolError as error:
             self._error = error
@@ -601,12 +611,17 @@ cdef class FrameParser:
             if rest:
                 data += rest
             self._inflated += PyBytes_GET_SIZE(data)
+            length = PyBytes_GET_SIZE(data)
             if opcode == OP_TEXT:
-                return _decode(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), "invalid UTF-8 in a text message")
-            return data
-        if opcode == OP_TEXT:
-            return _decode(<const char *>payload, length, "invalid UTF-8 in a text message")
-        return PyBytes_FromStringAndSize(<const char *>payload, length)
+                message = _decode(PyBytes_AS_STRING(data), length, "invalid UTF-8 in a text message")
+            else:
+                message = data
+        elif opcode == OP_TEXT:
+            message = _decode(<const char *>payload, length, "invalid UTF-8 in a text message")
+        else:
+            message = PyBytes_FromStringAndSize(<const char *>payload, length)
+        self._count(opcode, length)
+        return message
 
     cdef object _assembled_message(self):
         if self._message_compressed:
@@ -615,13 +630,25 @@ cdef class FrameParser:
         cdef bytearray fragments = self._fragments
         cdef int opcode = self._message_opcode
         cdef bint complete = bolt_utf8_complete(&self._utf8)
+        cdef Py_ssize_t size = PyByteArray_GET_SIZE(fragments)
         self._end_message()
         if opcode == OP_BINARY:
-            return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(fragments), PyByteArray_GET_SIZE(fragments))
-        if not complete:
+            message = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(fragments), size)
+        elif not complete:
             raise InvalidUTF8("text message ends inside a UTF-8 sequence")
-        # Validated fragment by fragment (or as inflated): only the conversion is left.
-        return _text(<const unsigned char *>PyByteArray_AS_STRING(fragments), <size_t>PyByteArray_GET_SIZE(fragments))
+        else:
+            # Validated fragment by fragment (or as inflated): only the conversion is left.
+            message = _text(<const unsigned char *>PyByteArray_AS_STRING(fragments), <size_t>size)
+        self._count(opcode, size)
+        return message
+
+    cdef inline void _count(self, int opcode, long long size) noexcept:
+        if opcode == OP_TEXT:
+            self.text_received += 1
+            self.text_bytes_received += size
+        else:
+            self.binary_received += 1
+            self.binary_bytes_received += size
 
     cdef void _end_message(self):
         self._message_opcode = 0
@@ -759,8 +786,14 @@ cdef class FrameWriter:
     cdef object _deflater
     cdef Py_ssize_t _min_size
     cdef _MaskKeys _keys
+    # Messages framed, and their size in bytes before compressing (a text message's UTF-8).
+    cdef readonly long long text_sent
+    cdef readonly long long text_bytes_sent
+    cdef readonly long long binary_sent
+    cdef readonly long long binary_bytes_sent
 
     def __init__(self, *, bint client=False, fragment_size=None, deflater=None, bint zero_copy=False):
+        self.text_sent = self.text_bytes_sent = self.binary_sent = self.binary_bytes_sent = 0
         self._fragment_size = size_limit(fragment_size, "fragment_size", 1)
         self._client = client
         self._zero_copy = zero_copy and not client
@@ -776,6 +809,8 @@ cdef class FrameWriter:
         if PyUnicode_IS_ASCII(data):
             # An ASCII str stores its characters as UTF-8 already: frame them with no encode step.
             utf8 = PyUnicode_AsUTF8AndSize(data, &size)
+            self.text_sent += 1
+            self.text_bytes_sent += size
             if (self._fragment_size < 0 or size <= self._fragment_size) and (
                     self._deflater is None or not compress or size < self._min_size):
                 if self._zero_copy and size >= ZERO_COPY_SIZE:
@@ -786,6 +821,8 @@ cdef class FrameWriter:
         if size < 0:
             # A lone surrogate, which UTF-8 cannot encode: CPython raises its own UnicodeEncodeError.
             return self._message(OP_TEXT, PyUnicode_AsUTF8String(data), compress)
+        self.text_sent += 1
+        self.text_bytes_sent += size
         if ((self._fragment_size < 0 or size <= self._fragment_size)
                 and (self._deflater is None or not compress or size < self._min_size)
                 and not (self._zero_copy and size >= ZERO_COPY_SIZE)):
@@ -795,6 +832,8 @@ cdef class FrameWriter:
     def binary(self, data, bint compress=True):
         if type(data) is not bytes and type(data) is not bytearray:
             data = byte_view(data, "binary() data")
+        self.binary_sent += 1
+        self.binary_bytes_sent += len(data)
         return self._message(OP_BINARY, data, compress)
 
     def ping(self, data=b""):
