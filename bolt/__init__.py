@@ -28,6 +28,7 @@ _EXPORTS = {
     "PlainTextResponse": "bolt.responses",
     "Response": "bolt.responses",
     "run": "bolt.transport.run",
+    "RateLimit": "bolt.transport.limits",
     "Settings": "bolt.transport.settings",
     "WebSocket": "bolt.websocket",
     "WebSocketState": "bolt.websocket",
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     )
     from bolt.params import Cookie, Header, Query
     from bolt.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+    from bolt.transport.limits import RateLimit
     from bolt.transport.run import run
     from bolt.transport.settings import Settings
     from bolt.websocket import WebSocket, WebSocketState
@@ -86,6 +88,7 @@ __all__ = [
     "PlainTextResponse",
     "ProtocolError",
     "Query",
+    "RateLimit",
     "Response",
     "Settings",
     "WebSocket",

@@ -7,6 +7,7 @@ is one line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import ssl
@@ -50,6 +51,14 @@ def main(argv: list[str] | None = None) -> None:
         help="carries broadcast groups between workers and machines: redis://host:6379/0 (default: "
         "BOLT_BROKER, else in-process)",
     )
+    parser.add_argument(
+        "--access-log",
+        nargs="?",
+        const="text",
+        choices=["off", "text", "json"],
+        help="one line per handshake and per connection end on the bolt.access logger (default: off; "
+        "the flag alone: text)",
+    )
     parser.add_argument("--ssl-certfile")
     parser.add_argument("--ssl-keyfile")
     options = parser.parse_args(argv)
@@ -59,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         context.load_cert_chain(options.ssl_certfile, options.ssl_keyfile)
     app = load_app(options.app)
     try:
+        if options.access_log is not None:
+            if not hasattr(app, "settings"):
+                fail(f"{options.app} has no settings, so --access-log does not apply to it")
+            app.settings = dataclasses.replace(app.settings, access_log=options.access_log)
         if options.broker:
             if not hasattr(app, "use_broker"):
                 fail(f"{options.app} has no broadcast groups, so --broker does not apply to it")

@@ -64,6 +64,8 @@ class BoltAPI:
         jwt_secret: str | bytes | None = None,
         allowed_origins: Iterable[str] | None = None,
         allow_missing_origin: bool = True,
+        max_connections_per_client: int | None = None,
+        max_connections_per_user: int | None = None,
         broker: str | Broker | None = None,
         slow_member: str = "drop",
         slow_member_limit: int = 256 * 1024,
@@ -82,6 +84,12 @@ class BoltAPI:
         self.close_at_expiry = close_at_expiry
         self.jwt_secret = jwt_secret
         self.allow_missing_origin = allow_missing_origin
+        for name, cap in (("max_connections_per_client", max_connections_per_client), ("max_connections_per_user", max_connections_per_user)):
+            if cap is not None and (type(cap) is not int or cap < 1):
+                raise ValueError(f"{name} is a positive int or None, not {cap!r}")
+        # WebSocket connections (from handshake to handler end) per client address and per user.
+        self._per_client = ConnectionCap(max_connections_per_client)
+        self._per_user = ConnectionCap(max_connections_per_user)
         self.origins = None if allowed_origins is None else OriginPolicy(allowed_origins, allow_missing=allow_missing_origin)
         # Every backend in use, by identity, for prepare().
         self._backends: dict[int, Any] = {id(backend): backend for backend in self.auth}
@@ -281,6 +289,17 @@ class BoltAPI:
             logger.info("refused %s: origin not allowed (403)", request.path)
             session.respond(403, "Origin not allowed")
             return
+        address = session.client[0] if session.client is not None else None
+        if not self._per_client.enter(address):
+            session.respond(429, "Too many connections from this client", [("Retry-After", "1")])
+            return
+        try:
+            await self._serve_checked(session, route, path_params)
+        finally:
+            self._per_client.leave(address)
+
+    async def _serve_checked(self, session: HandshakingSession, route: Route, path_params: dict) -> None:
+        request = session.request
         try:
             query = parse_query(request.query_string)
             cookies = parse_cookies(request.headers)
@@ -302,10 +321,15 @@ class BoltAPI:
             return
         if not await self._authorize(session, websocket, route):
             return
+        user = websocket.context.get("user_id")
+        if not self._per_user.enter(user):
+            session.respond(429, "Too many connections for this user", [("Retry-After", "1")])
+            return
         try:
             await self._run_handler(session, websocket, route, arguments)
         finally:
             websocket._leave_groups()
+            self._per_user.leave(user)
 
     async def _run_handler(
         self, session: HandshakingSession, websocket: WebSocket, route: Route, arguments: dict
@@ -399,6 +423,7 @@ class BoltAPI:
             if identity:
                 websocket.context.update(identity)
                 complete_context(websocket.context, backend)
+                session.user_id = websocket.context.get("user_id")
                 return
         raise refused or AuthenticationFailed(challenge=_challenges(backends))
 
@@ -441,6 +466,35 @@ class BoltAPI:
 
         self.prepare()  # refuse to start here, before any worker process is forked
         run(self, host, port, **options)
+
+
+class ConnectionCap:
+    """Connections per key (a client address, a user id), at most ``limit`` at once; ``None``
+    keys (no address, no authenticated user) and a ``None`` limit are not counted."""
+
+    __slots__ = ("limit", "counts")
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.counts: dict[object, int] = {}
+
+    def enter(self, key: object) -> bool:
+        if self.limit is None or key is None:
+            return True
+        count = self.counts.get(key, 0)
+        if count >= self.limit:
+            return False
+        self.counts[key] = count + 1
+        return True
+
+    def leave(self, key: object) -> None:
+        if self.limit is None or key is None:
+            return
+        count = self.counts[key] - 1
+        if count:
+            self.counts[key] = count
+        else:
+            del self.counts[key]  # no entry per address that ever connected
 
 
 def _check_auth_failure(mode: str) -> str:

@@ -22,6 +22,7 @@ from bolt.exceptions import InvalidState, WebSocketDisconnect
 from bolt.protocol.connection import State
 from bolt.protocol.http import Headers
 from bolt.transport.session import HandshakingSession, Session
+from bolt.transport.stats import ConnectionStats
 
 if TYPE_CHECKING:
     from bolt.groups.hub import Hub
@@ -102,6 +103,12 @@ class BaseWebSocket:
     @property
     def close_reason(self) -> str:
         return self._session.close_reason
+
+    @property
+    def stats(self) -> ConnectionStats:
+        """This connection's figures so far: messages and bytes each way by type, pings and the
+        last round trip, how long it has been open, and once closed its code and who closed."""
+        return self._session.stats()
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Close with ``code`` and ``reason`` and wait for the peer's answer (up to the close

@@ -80,6 +80,9 @@ class Connection:
         self.hold_violations = hold_violations
         self.violation: ProtocolError | None = None
         self.needs_attention = False
+        # Who started the closing handshake: "local" (our close frame, or a failure), "peer", or
+        # None while open and when TCP closed without one.
+        self.close_initiator: str | None = None
 
     def use_deflate(self, config: DeflateConfig) -> None:
         """Compress and decompress messages as the handshake agreed (RFC 7692 §7). Called once the
@@ -203,6 +206,7 @@ class Connection:
     def _close_received(self, event: Close) -> None:
         self.close_received = event
         if self.close_sent is None:
+            self.close_initiator = "peer"
             # §5.5.1: reply with a close frame, echoing the status code received (none for none).
             self._output.append(self._writer.close(event.code, ""))
             self.close_sent = Close(event.code, "")
@@ -212,6 +216,7 @@ class Connection:
         """§7.1.7 Fail the WebSocket Connection: send the close code the violation maps to."""
         self.failure = error
         if self.close_sent is None:
+            self.close_initiator = "local"
             reason = _fit_reason(error.reason)
             self._output.append(self._writer.close(error.close_code, reason))
             self.close_sent = Close(error.close_code, reason)
@@ -258,12 +263,32 @@ class Connection:
         self._check_open()
         frame = self._writer.close(code, reason)
         self.close_sent = Close(code, reason)
+        self.close_initiator = "local"
         self.state = State.CLOSING
         return frame
 
     def _check_open(self) -> None:
         if self.state is not State.OPEN:
             raise self.closed_error()
+
+    def message_counts(self) -> tuple[int, ...]:
+        """Messages and bytes by type, received then sent, as the codec counted them: text,
+        text bytes, binary, binary bytes, for each direction (see ``bolt.transport.stats``)."""
+        parser, writer = self._parser, self._writer
+        return (
+            parser.text_received,
+            parser.text_bytes_received,
+            parser.binary_received,
+            parser.binary_bytes_received,
+            writer.text_sent,
+            writer.text_bytes_sent,
+            writer.binary_sent,
+            writer.binary_bytes_sent,
+        )
+
+    @property
+    def pings_received(self) -> int:
+        return self._parser.pings_received
 
     def closed_error(self) -> ConnectionClosed:
         """The error for an operation the closing or closed connection cannot do, with its code."""

@@ -19,7 +19,7 @@ class PreparedMessage:
     which is checked to be exactly one whole, valid data message before anything is written.
     """
 
-    __slots__ = ("_data", "_frame")
+    __slots__ = ("_data", "_frame", "size")
 
     def __init__(self, data: str | bytes | bytearray | memoryview, fragment_size: int | None = None) -> None:
         if isinstance(data, str):
@@ -31,6 +31,8 @@ class PreparedMessage:
         writer = codec.FrameWriter(client=False, fragment_size=fragment_size)
         frame = writer.text(self._data, False) if type(self._data) is str else writer.binary(self._data, False)
         self._frame = bytes(frame)
+        #: The payload's size in bytes (a text message's UTF-8), as connections count what they send.
+        self.size = writer.text_bytes_sent + writer.binary_bytes_sent
 
     @classmethod
     def from_frame(cls, frame: bytes) -> PreparedMessage:
@@ -45,7 +47,12 @@ class PreparedMessage:
         message = cls.__new__(cls)
         message._data = events[0]
         message._frame = bytes(frame)
+        message.size = parser.text_bytes_received + parser.binary_bytes_received
         return message
+
+    @property
+    def is_text(self) -> bool:
+        return type(self._data) is str
 
     @property
     def data(self) -> str | bytes:

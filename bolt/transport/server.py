@@ -12,7 +12,9 @@ import ssl as ssl_module
 
 from bolt.close_codes import CloseCode
 from bolt.protocol.connection import State
+from bolt.transport.access import AccessLog
 from bolt.transport.endpoints import create_server
+from bolt.transport.proxies import TrustedProxies
 from bolt.transport.server_session import App, ServerSession
 from bolt.transport.settings import Settings
 from bolt.transport.stream import logger
@@ -36,6 +38,8 @@ class Server:
         self._servers: list[asyncio.AbstractServer] = []
         self._shutting_down = False
         self._started_app = False
+        self.access_log = None if self.settings.access_log == "off" else AccessLog(self.settings.access_log)
+        self.proxies = TrustedProxies(self.settings.trusted_proxies) if self.settings.trusted_proxies else None
 
     async def start(
         self,

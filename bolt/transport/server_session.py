@@ -20,6 +20,8 @@ from bolt.exceptions import HandshakeError, WebSocketDisconnect
 from bolt.protocol.connection import State
 from bolt.protocol.handshake import Request
 from bolt.protocol.server import ServerConnection
+from bolt.transport.access import AccessLog
+from bolt.transport.proxies import TrustedProxies
 from bolt.transport.settings import Settings
 from bolt.transport.stream import WebSocketStream, logger
 
@@ -37,6 +39,9 @@ class SessionHost(Protocol):
     app: App
     # The extensions a connection may negotiate (permessage-deflate), one object for them all.
     extensions: list
+    # None when the access log is off; None when no proxy is trusted.
+    access_log: AccessLog | None
+    proxies: TrustedProxies | None
 
     def admit(self, session: ServerSession) -> bool: ...
 
@@ -63,6 +68,8 @@ class ServerSession(WebSocketStream):
         # What accept() selects when the handler names no subprotocol (set by authentication when
         # the client carries its token behind a marker subprotocol, which browsers need echoed).
         self.default_subprotocol: str | None = None
+        # The authenticated user's id, set by the application, for the access log.
+        self.user_id: object = None
 
     @property
     def request(self) -> Request | None:
@@ -105,6 +112,11 @@ class ServerSession(WebSocketStream):
             self.respond_error(error)
             return
         if request is not None:
+            proxies = self.host.proxies
+            if proxies is not None and self.client is not None:
+                peer = self.client
+                self.client = proxies.client(peer, request.headers.get_all("X-Forwarded-For"))
+                self.secure = proxies.secure(peer, request.headers.get_all("X-Forwarded-Proto"), self.secure)
             # The deadline now judges the application: it must accept or refuse in time.
             self._cancel_timer("_handshake_deadline")
             if self.settings.accept_timeout is not None:
@@ -116,6 +128,9 @@ class ServerSession(WebSocketStream):
         connecting = self.connection.state is State.CONNECTING
         super().connection_lost(exc)
         self.host.release(self)
+        access_log = self.host.access_log
+        if access_log is not None and self._opened_at is not None:
+            access_log.closed(self.client, self.connection.request.path, self.user_id, self.stats())
         if connecting and self.task is not None and not self.task.done():
             # The client left before it was answered: there is no one left to serve.
             self.task.cancel()
@@ -164,7 +179,7 @@ class ServerSession(WebSocketStream):
             raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, "the client left before the handshake completed")
         if subprotocol is None:
             subprotocol = self.default_subprotocol
-        self._write_http(self.connection.accept(subprotocol, headers), close=False)
+        self._write_http(self.connection.accept(subprotocol, headers), 101, close=False)
         self._start_frames()
         self._request_buffer = bytearray()  # frames are read into the parser's buffer from here on
         trailing = self.connection.take_trailing()
@@ -178,18 +193,23 @@ class ServerSession(WebSocketStream):
     def respond(self, status: int, body: bytes | str = b"", headers: Iterable[tuple[str, str]] = ()) -> None:
         """Answer the request with plain HTTP instead of upgrading, and close."""
         if self.connection.state is State.CONNECTING:
-            self._write_http(self.connection.reject(status, body, headers), close=True)
+            self._write_http(self.connection.reject(status, body, headers), status, close=True)
 
     def respond_error(self, error: HandshakeError) -> None:
         """Answer with what a ``HandshakeError`` carries (its status, headers and reason)."""
         if self.connection.state is State.CONNECTING:
-            self._write_http(self.connection.reject_error(error), close=True)
+            self._write_http(self.connection.reject_error(error), error.status, close=True)
 
-    def _write_http(self, data: bytes, *, close: bool) -> None:
+    def _write_http(self, data: bytes, status: int, *, close: bool) -> None:
         """The one way an HTTP answer leaves: the 101, or a refusal followed by closing TCP."""
         if self._lost:
             return
         self._cancel_timer("_handshake_deadline")
+        access_log = self.host.access_log
+        if access_log is not None:
+            request = self.connection.request
+            method, path = (request.method, request.path) if request is not None else ("-", "-")
+            access_log.handshake(self.client, method, path, status, self.user_id)
         self.transport.write(data)
         if close:
             self.transport.close()

@@ -14,6 +14,7 @@ from bolt.exceptions import HandshakeError
 from bolt.protocol.connection import State
 from bolt.protocol.handshake import Request
 from bolt.protocol.prepared import PreparedMessage
+from bolt.transport.stats import ConnectionStats
 
 
 class Session(Protocol):
@@ -73,6 +74,10 @@ class Session(Protocol):
 
     async def wait_closed(self) -> None: ...
 
+    def stats(self) -> ConnectionStats:
+        """Messages and bytes each way, pings, the last round trip, duration, how it ended."""
+        ...
+
 
 class HandshakingSession(Session, Protocol):
     """A server's session, which also answers the opening handshake."""
@@ -80,6 +85,8 @@ class HandshakingSession(Session, Protocol):
     client: tuple[str, int] | None
     secure: bool
     default_subprotocol: str | None
+    # The authenticated user's id, which the application sets, for the access log.
+    user_id: object
 
     @property
     def request(self) -> Request | None: ...

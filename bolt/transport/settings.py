@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from bolt.protocol.deflate import PerMessageDeflate
+from bolt.transport.access import FORMATS as ACCESS_LOG_FORMATS
 from bolt.transport.endpoints import CHOICES as TRANSPORTS
+from bolt.transport.limits import RateLimit
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,25 @@ class Settings:
     # per message, more memory per connection), or "auto" (the default: the BOLT_TRANSPORT
     # environment variable, else the loop's own). See bolt.transport.endpoints.
     transport: str = "auto"
+    # The access log (the "bolt.access" logger at INFO): "off", "text" or "json" lines, one per
+    # handshake answered and one per connection ended. See bolt.transport.access.
+    access_log: str = "off"
+    # A limit on the messages (and/or bytes) a peer sends per second, with what happens past it:
+    # RateLimit(messages=50, burst=100, policy="pause") (bolt.transport.limits). None: no limit.
+    rate_limit: RateLimit | None = None
+    # Reverse proxies (addresses or networks, "10.0.0.0/8") whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: the client's address is then the one they forwarded for.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.inbox_size < 1:
             raise ValueError("inbox_size must be at least 1")
         if self.inbox_bytes < 1:
             raise ValueError("inbox_bytes must be at least 1")
+        if self.rate_limit is not None and not isinstance(self.rate_limit, RateLimit):
+            raise TypeError(f"rate_limit is a bolt.transport.limits.RateLimit, not {type(self.rate_limit).__name__}")
+        if self.access_log not in ACCESS_LOG_FORMATS:
+            raise ValueError(f"access_log is one of {', '.join(ACCESS_LOG_FORMATS)}, not {self.access_log!r}")
         if self.transport not in TRANSPORTS:
             raise ValueError(f"transport is one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
 

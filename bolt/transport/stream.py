@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,9 @@ from bolt.close_codes import CloseCode
 from bolt.events import Close, Pong
 from bolt.exceptions import ConcurrencyError, ConnectionClosed, InvalidState, WebSocketDisconnect
 from bolt.protocol.connection import CONNECTING, OPEN, Connection, State
+from bolt.transport.limits import RateLimiter
 from bolt.transport.settings import Settings
+from bolt.transport.stats import ConnectionStats
 
 if TYPE_CHECKING:
     from bolt.protocol.prepared import PreparedMessage
@@ -79,6 +82,19 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._violation_deadline: asyncio.TimerHandle | None = None
         self._lost = False
         self._closing = False
+        # For stats(): when frames started and TCP closed (time.monotonic(): uvloop's clock
+        # counts milliseconds), pings sent and answered,
+        # the last round trip, and broadcasts written (which do not pass through the codec).
+        self._opened_at: float | None = None
+        self._closed_at: float | None = None
+        self._ping_times: dict[bytes, float] = {}
+        self.pings_sent = 0
+        self.pongs_received = 0
+        self.last_rtt: float | None = None
+        self._broadcasts = [0, 0, 0, 0]  # text, text bytes, binary, binary bytes
+        self._rate = None if settings.rate_limit is None else RateLimiter(settings.rate_limit)
+        self._held: deque = deque()  # messages over the rate limit, waiting for their turn
+        self._rate_timer: asyncio.TimerHandle | None = None
 
     # asyncio's callbacks
 
@@ -103,6 +119,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if connection.needs_attention:
             self._attend(events, nbytes)
         elif events:
+            if self._rate is not None:
+                events = self._rate_gate(events)
             inbox = self.inbox
             inbox.extend(events)
             size = self._inbox_bytes
@@ -125,6 +143,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         between), and the transport is told again who its protocol is, because uvloop and the TLS
         layers look ``get_buffer`` up once, when the protocol is set."""
         self.handshaking = False
+        self._opened_at = time.monotonic()
         self.get_buffer = self.connection.get_buffer  # type: ignore[method-assign]
         if self.transport is not None and not self._lost:
             self.transport.set_protocol(self)
@@ -142,6 +161,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        self._closed_at = time.monotonic()
+        self._release_held()
         self.connection.receive_eof()
         for handle in (
             self._keepalive,
@@ -162,6 +183,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
             if not waiter.done():
                 waiter.set_exception(closed)
         self._pings.clear()
+        self._ping_times.clear()
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -205,11 +227,36 @@ class WebSocketStream(asyncio.BufferedProtocol):
         """TCP is closed."""
         return self._lost
 
+    def stats(self) -> ConnectionStats:
+        """What this connection has done so far (see ``bolt.transport.stats``)."""
+        connection = self.connection
+        counts = list(connection.message_counts())
+        for index, broadcast in enumerate(self._broadcasts):
+            counts[4 + index] += broadcast
+        opened = self._opened_at
+        end = self._closed_at if self._closed_at is not None else time.monotonic()
+        initiator = connection.close_initiator
+        if initiator is not None:
+            local = "client" if connection.client else "server"
+            initiator = local if initiator == "local" else ("server" if local == "client" else "client")
+        return ConnectionStats(
+            *counts,
+            pings_received=connection.pings_received,
+            pings_sent=self.pings_sent,
+            pongs_received=self.pongs_received,
+            last_rtt=self.last_rtt,
+            duration=0.0 if opened is None else end - opened,
+            close_code=connection.close_code if self._lost or connection.state is not OPEN else None,
+            closed_by=initiator,
+        )
+
     # Receiving
 
     def _attend(self, events: list, nbytes: int) -> None:
         """A read that brought more than messages: control frames, a violation, or the close."""
         inbox = self.inbox
+        if self._rate is not None:
+            events = self._rate_gate(events)
         for event in events:
             kind = type(event)
             if kind is str or kind is bytes:
@@ -218,6 +265,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
             elif kind is Pong:
                 self._pong_received(event.data)
             elif kind is Close:
+                self._release_held()  # the peer is done: what it sent is no longer rated
                 self._start_close_timer()
         if self._receiver is not None:
             self._wake_receiver()
@@ -238,6 +286,62 @@ class WebSocketStream(asyncio.BufferedProtocol):
             # this socket up to 32 times in a row while each read fills the buffer.
             self._block_reading("turn")
             self.loop.call_soon(self._unblock_reading, "turn")
+
+    def _rate_gate(self, events: list) -> list:
+        """The rate limit (Settings.rate_limit): the events the buckets let through now. Past
+        the first message they cannot pay for, messages wait in ``_held`` (control frames still
+        go through) while reading is paused, and are let through as the buckets refill; or, with
+        policy "close", are dropped and the connection closed with 1008."""
+        held = self._held
+        rate = self._rate
+        rate.refill()
+        passed = []
+        for event in events:
+            kind = type(event)
+            if kind is not str and kind is not bytes:
+                passed.append(event)
+            elif not held and rate.admit(len(event)):
+                passed.append(event)
+            else:
+                held.append(event)
+        if held:
+            if rate.policy == "close":
+                held.clear()
+                self.loop.call_soon(self.start_closing, CloseCode.POLICY_VIOLATION, "message rate limit exceeded")
+            elif self._rate_timer is None:
+                self._block_reading("rate")
+                self._rate_timer = self.loop.call_later(rate.wait(len(held[0])), self._release_rated)
+        return passed
+
+    def _release_rated(self) -> None:
+        """Let through the held messages the buckets can now pay for; read again once none wait."""
+        self._rate_timer = None
+        held = self._held
+        if self._lost or not held:
+            return
+        rate = self._rate
+        rate.refill()
+        while held and rate.admit(len(held[0])):
+            message = held.popleft()
+            self.inbox.append(message)
+            self._inbox_bytes += len(message)
+        if self._receiver is not None and self.inbox:
+            self._wake_receiver()
+        if held:
+            self._rate_timer = self.loop.call_later(rate.wait(len(held[0])), self._release_rated)
+        else:
+            self._unblock_reading("rate")
+
+    def _release_held(self) -> None:
+        """Hand the handler every held message at once: the peer closed, nothing more will come."""
+        held = self._held
+        while held:
+            message = held.popleft()
+            self.inbox.append(message)
+            self._inbox_bytes += len(message)
+        if self._rate_timer is not None:
+            self._rate_timer.cancel()
+            self._rate_timer = None
 
     def _hold_violation(self) -> None:
         """The peer broke the protocol after sending valid messages: stop reading, and fail the
@@ -427,6 +531,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if self.connection.state is not OPEN or self._lost:
             return False
         self.transport.write(message.frame)
+        counts = self._broadcasts
+        kind = 0 if message.is_text else 2
+        counts[kind] += 1
+        counts[kind + 1] += message.size
         return True
 
     @property
@@ -470,18 +578,26 @@ class WebSocketStream(asyncio.BufferedProtocol):
             raise self._send_error() from None
         waiter = self.loop.create_future()
         self.write_frames(frame)
-        self._pings[data] = waiter
-        sent = self.loop.time()
+        self._sent_ping(data, waiter)
+        sent = time.monotonic()
         await waiter
-        return self.loop.time() - sent
+        return time.monotonic() - sent
+
+    def _sent_ping(self, data: bytes, waiter: asyncio.Future) -> None:
+        self._pings[data] = waiter
+        self._ping_times[data] = time.monotonic()
+        self.pings_sent += 1
 
     def _pong_received(self, data: bytes) -> None:
         # A pong answers the ping with the same payload and, as RFC 6455 §5.5.3 allows a peer to
         # skip some, every ping sent before it too.
         if data not in self._pings:
             return
+        self.pongs_received += 1
+        self.last_rtt = time.monotonic() - self._ping_times[data]
         for payload in list(self._pings):
             waiter = self._pings.pop(payload)
+            del self._ping_times[payload]
             if not waiter.done():
                 waiter.set_result(None)
             if payload == data:
@@ -502,7 +618,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self.connection.trim()
         payload = os.urandom(4)
         waiter = self.loop.create_future()
-        self._pings[payload] = waiter
+        self._sent_ping(payload, waiter)
         waiter.add_done_callback(self._keepalive_answered)
         self.write_frames(self.connection.send_ping(payload))
         if self.settings.ping_timeout is not None:
