@@ -20,11 +20,12 @@ from bolt.auth.expiry import ExpiryTimer
 from bolt.exceptions import ConfigurationError, ConnectionClosed, HandshakeError, InvalidState, WebSocketDisconnect
 from bolt.groups.brokers import Broker, broker_from
 from bolt.groups.hub import BroadcastStats, Hub
+from bolt.metrics import Collector, Tally
 from bolt.origins import OriginPolicy
 from bolt.params import ParameterError, analyze, parse_cookies, parse_query
 from bolt.protocol.connection import State
 from bolt.protocol.http import Request
-from bolt.responses import to_response
+from bolt.responses import Response, to_response
 from bolt.routing import Route, Router
 from bolt.transport.session import HandshakingSession
 from bolt.transport.settings import Settings
@@ -101,6 +102,11 @@ class BoltAPI:
             slow_member_limit=slow_member_limit,
             fragment_size=self.settings.fragment_size,
         )
+        # What the metrics count (bolt.metrics), once api.metrics() asked for them: None until then.
+        self._tally: Tally | None = None
+        self._metrics_servers: list = []
+        self._metrics_ports: list[tuple[str, int]] = []
+        self._metrics_route: Callable[[], Response] | None = None
         self._startup_hooks: list[Callable[[], Any]] = []
         self._shutdown_hooks: list[Callable[[], Any]] = []
         # Servers running this API in this process: the broker and the hooks start with the first
@@ -137,10 +143,12 @@ class BoltAPI:
             return
         try:
             await self._hub.start()
+            await self._start_metrics_listeners()
             for hook in self._startup_hooks:
                 await _maybe_await(hook())
         except BaseException:
             self._serving -= 1
+            await self._stop_metrics_listeners()
             await self._hub.stop()
             raise
 
@@ -157,7 +165,60 @@ class BoltAPI:
                 await _maybe_await(hook())
             except Exception:
                 logger.exception("shutdown hook %s failed", getattr(hook, "__qualname__", hook))
+        await self._stop_metrics_listeners()
         await self._hub.stop()
+
+    async def _start_metrics_listeners(self) -> None:
+        if not self._metrics_ports:
+            return
+        from bolt.transport.server import Server
+
+        listener = BoltAPI()
+        listener.get("/metrics")(self._metrics_route)
+        for host, port in self._metrics_ports:
+            server = Server(listener)
+            # Workers share the port as they share the main one; a scrape reaches one of them.
+            await server.start(host, port, reuse_port=True)
+            self._metrics_servers.append(server)
+
+    async def _stop_metrics_listeners(self) -> None:
+        servers, self._metrics_servers = self._metrics_servers, []
+        for server in servers:
+            await server.shutdown(timeout=1.0)
+
+    # Metrics (bolt.metrics)
+
+    def metrics(
+        self, path: str | None = "/metrics", *, port: int | None = None, host: str = "127.0.0.1", registry: Any = None
+    ) -> Any:
+        """Serve Prometheus metrics at ``path`` on this API's own port and/or on ``port`` (a
+        separate listener, started with the server, so that the metrics need not be public).
+        ``registry`` is a ``prometheus_client.CollectorRegistry`` to add bolt's collector to
+        (``prometheus_client.REGISTRY`` to expose your own metrics beside); by default, one of its
+        own. Returns the registry. Needs ``pip install 'bolt-ws[metrics]'``."""
+        try:
+            from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        except ImportError:
+            raise ConfigurationError("metrics need prometheus-client: pip install 'bolt-ws[metrics]'") from None
+        if self._tally is None:
+            self._tally = Tally()
+        registry = registry if registry is not None else CollectorRegistry(auto_describe=False)
+        registry.register(Collector(self._tally, self._hub))
+
+        def scrape() -> Response:
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+        if path is not None:
+            self.get(path)(scrape)
+        if port is not None:
+            self._metrics_ports.append((host, port))
+            self._metrics_route = scrape
+        return registry
+
+    def answered(self, session: HandshakingSession, status: int) -> None:
+        """Called by the server for every HTTP answer: counts the WebSocket handshakes' statuses."""
+        if self._tally is not None and "websocket" in session.request.headers.get("Upgrade", "").lower():
+            self._tally.answered(session.route, status)
 
     # Groups and broadcast (bolt.groups)
 
@@ -277,6 +338,7 @@ class BoltAPI:
 
     async def _serve_websocket(self, session: HandshakingSession, route: Route, path_params: dict) -> None:
         request = session.request
+        session.route = route.path
         try:
             session.check_upgrade()
         except HandshakeError as error:
@@ -334,6 +396,19 @@ class BoltAPI:
     async def _run_handler(
         self, session: HandshakingSession, websocket: WebSocket, route: Route, arguments: dict
     ) -> None:
+        tally = self._tally
+        if tally is None:
+            await self._call_handler(session, websocket, route, arguments)
+            return
+        tally.opened(route.path, session)
+        try:
+            await self._call_handler(session, websocket, route, arguments)
+        finally:
+            tally.ended_with(route.path, session)
+
+    async def _call_handler(
+        self, session: HandshakingSession, websocket: WebSocket, route: Route, arguments: dict
+    ) -> None:
         try:
             await route.endpoint(**arguments)
         except WebSocketDisconnect:
@@ -345,6 +420,8 @@ class BoltAPI:
             if isinstance(error, ConnectionClosed) and session.state >= State.CLOSING:
                 return
             logger.exception("WebSocket handler %s failed", route.endpoint.__qualname__)
+            if self._tally is not None:
+                self._tally.handler_errors[route.path] += 1
             for listener in self._failure_listeners:
                 listener(websocket, error)
             if session.state is State.CONNECTING:

@@ -104,6 +104,11 @@ class AsyncTestClient:
         if shutdown is not None:
             await shutdown()
 
+    def answered(self, session: Any, status: int) -> None:
+        answered = getattr(self.api, "answered", None)
+        if answered is not None:
+            answered(session, status)
+
     async def __call__(self, session: Any) -> None:
         address = session.client
         task = asyncio.current_task()

@@ -131,6 +131,10 @@ class Hub:
         for group in list(groups):
             self.leave(member, groups, group)
 
+    def memberships(self) -> int:
+        """Group memberships on this process (a connection in two groups counts twice)."""
+        return sum(len(members) for members in self._members.values())
+
     def size(self, group: str) -> int:
         """Members of ``group`` on this process."""
         members = self._members.get(group)

@@ -40,6 +40,7 @@ class Server:
         self._started_app = False
         self.access_log = None if self.settings.access_log == "off" else AccessLog(self.settings.access_log)
         self.proxies = TrustedProxies(self.settings.trusted_proxies) if self.settings.trusted_proxies else None
+        self._app_answered = getattr(app, "answered", None)
 
     async def start(
         self,
@@ -117,6 +118,16 @@ class Server:
         self.sessions.add(session)
         self._running.add(session)
         return True
+
+    def answered(self, session: ServerSession, status: int) -> None:
+        """An HTTP answer leaves (the 101 or a refusal): the access log's line, and the app's
+        ``answered(session, status)`` if it has one (BoltAPI counts them for its metrics)."""
+        if self.access_log is not None:
+            request = session.request
+            method, path = (request.method, request.path) if request is not None else ("-", "-")
+            self.access_log.handshake(session.client, method, path, status, session.user_id)
+        if self._app_answered is not None:
+            self._app_answered(session, status)
 
     def release(self, session: ServerSession) -> None:
         """The connection's TCP is closed; its application task may still be finishing."""

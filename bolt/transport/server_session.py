@@ -45,6 +45,10 @@ class SessionHost(Protocol):
 
     def admit(self, session: ServerSession) -> bool: ...
 
+    def answered(self, session: ServerSession, status: int) -> None:
+        """Every HTTP answer, the 101 included, as it leaves."""
+        ...
+
     def release(self, session: ServerSession) -> None: ...
 
 
@@ -68,8 +72,10 @@ class ServerSession(WebSocketStream):
         # What accept() selects when the handler names no subprotocol (set by authentication when
         # the client carries its token behind a marker subprotocol, which browsers need echoed).
         self.default_subprotocol: str | None = None
-        # The authenticated user's id, set by the application, for the access log.
+        # Set by the application: the authenticated user's id, and the template of the route the
+        # request matched (for the access log and the metrics).
         self.user_id: object = None
+        self.route = ""
 
     @property
     def request(self) -> Request | None:
@@ -205,11 +211,7 @@ class ServerSession(WebSocketStream):
         if self._lost:
             return
         self._cancel_timer("_handshake_deadline")
-        access_log = self.host.access_log
-        if access_log is not None:
-            request = self.connection.request
-            method, path = (request.method, request.path) if request is not None else ("-", "-")
-            access_log.handshake(self.client, method, path, status, self.user_id)
+        self.host.answered(self, status)
         self.transport.write(data)
         if close:
             self.transport.close()

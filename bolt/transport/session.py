@@ -85,8 +85,10 @@ class HandshakingSession(Session, Protocol):
     client: tuple[str, int] | None
     secure: bool
     default_subprotocol: str | None
-    # The authenticated user's id, which the application sets, for the access log.
+    # Set by the application: the authenticated user's id, and the template of the route the
+    # request matched (for the access log and the metrics).
     user_id: object
+    route: str
 
     @property
     def request(self) -> Request | None: ...

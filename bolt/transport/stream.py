@@ -23,6 +23,7 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bolt.close_codes import CloseCode
@@ -92,6 +93,11 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self.pongs_received = 0
         self.last_rtt: float | None = None
         self._broadcasts = [0, 0, 0, 0]  # text, text bytes, binary, binary bytes
+        # Times reading paused for a full inbox, and writing for a full transport buffer; a
+        # callback for each pong's round trip (the metrics' histogram), None when nobody asks.
+        self.inbox_full_events = 0
+        self.write_paused_events = 0
+        self.on_rtt: Callable[[float], None] | None = None
         self._rate = None if settings.rate_limit is None else RateLimiter(settings.rate_limit)
         self._held: deque = deque()  # messages over the rate limit, waiting for their turn
         self._rate_timer: asyncio.TimerHandle | None = None
@@ -189,6 +195,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self.writing_paused = True
+        self.write_paused_events += 1
         self._block_reading("writes")
         if self.settings.write_timeout is not None and self._write_deadline is None:
             self._write_deadline = self.loop.call_later(self.settings.write_timeout, self._write_timed_out)
@@ -466,6 +473,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def _block_reading(self, reason: str) -> None:
         if not self._read_blockers and not self._lost:
             self.transport.pause_reading()
+        if reason == "inbox" and reason not in self._read_blockers:
+            self.inbox_full_events += 1
         self._read_blockers.add(reason)
 
     def _unblock_reading(self, reason: str) -> None:
@@ -595,6 +604,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
             return
         self.pongs_received += 1
         self.last_rtt = time.monotonic() - self._ping_times[data]
+        if self.on_rtt is not None:
+            self.on_rtt(self.last_rtt)
         for payload in list(self._pings):
             waiter = self._pings.pop(payload)
             del self._ping_times[payload]
