@@ -317,7 +317,14 @@ class BoltAPI:
 
     # The application the server runs
 
-    async def __call__(self, session: HandshakingSession) -> None:
+    async def __call__(self, session: Any, receive: Any = None, send: Any = None) -> None:
+        """The application: bolt's server calls it with a session for each request; an ASGI
+        server with ``(scope, receive, send)`` (see ``bolt.asgi``)."""
+        if receive is not None:
+            from bolt.asgi import serve
+
+            await serve(self, session, receive, send)
+            return
         request = session.request
         matches = self.router.match_any(request.path)
         if not matches:
