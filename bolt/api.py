@@ -217,7 +217,10 @@ class BoltAPI:
 
     def answered(self, session: HandshakingSession, status: int) -> None:
         """Called by the server for every HTTP answer: counts the WebSocket handshakes' statuses."""
-        if self._tally is not None and "websocket" in session.request.headers.get("Upgrade", "").lower():
+        if self._tally is None:
+            return
+        request = session.request  # None for a request that did not parse (400) or never came (408)
+        if request is None or "websocket" in request.headers.get("Upgrade", "").lower():
             self._tally.answered(session.route, status)
 
     # Groups and broadcast (bolt.groups)

@@ -152,3 +152,21 @@ def test_your_own_metrics_beside_bolts_in_one_registry():
     assert api.metrics("/metrics", registry=registry) is registry
     text = prometheus_client.generate_latest(registry).decode()
     assert "my_things_total 3.0" in text and "bolt_group_members" in text
+
+
+def test_a_request_that_does_not_parse_is_counted_and_breaks_nothing(run):
+    api = BoltAPI()
+    api.metrics("/metrics")
+
+    async def main():
+        async with AsyncTestClient(api) as client:
+            reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+            writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            found = samples((await http_get("127.0.0.1", client.port, "/metrics")).body.decode())
+            return answer, found
+
+    answer, found = run(main())
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert value(found, "bolt_handshakes_total", route="", status="400") == 1
