@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> None:
         help="one line per handshake and per connection end on the bolt.access logger (default: off; "
         "the flag alone: text)",
     )
+    parser.add_argument(
+        "--asgi",
+        action="store_true",
+        help="the target is any ASGI 3 application (Starlette, FastAPI...), not a BoltAPI",
+    )
     parser.add_argument("--ssl-certfile")
     parser.add_argument("--ssl-keyfile")
     options = parser.parse_args(argv)
@@ -67,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(options.ssl_certfile, options.ssl_keyfile)
     app = load_app(options.app)
+    if options.asgi:
+        from bolt.transport.asgi_host import AsgiHost
+
+        app = AsgiHost(app)
     try:
         if options.access_log is not None:
             if not hasattr(app, "settings"):

@@ -75,3 +75,60 @@ async def homepage(request):
 
 
 starlette_app = Starlette(routes=[Route("/", homepage), Mount("/rt", app=api)])
+
+
+# ASGI apps that bolt's server runs (python -m bolt tests.asgi_apps:starlette_ws --asgi)
+
+from fastapi import FastAPI  # noqa: E402
+from fastapi import WebSocket as FastAPIWebSocket  # noqa: E402
+from fastapi import WebSocketDisconnect as FastAPIDisconnect  # noqa: E402
+from starlette.routing import WebSocketRoute  # noqa: E402
+from starlette.websockets import WebSocket as StarletteWebSocket  # noqa: E402
+
+
+async def starlette_echo(websocket: StarletteWebSocket):
+    await websocket.accept(subprotocol="echo" if "echo" in websocket.scope["subprotocols"] else None)
+    async for text in websocket.iter_text():
+        if text == "close":
+            await websocket.close(code=4002, reason="asked to")
+            return
+        await websocket.send_text(f"starlette: {text}")
+
+
+async def starlette_json(websocket: StarletteWebSocket):
+    await websocket.accept()
+    data = await websocket.receive_json()
+    await websocket.send_json({"got": data})
+    await websocket.send_bytes(b"\x00\x01")
+
+
+async def starlette_refuse(websocket: StarletteWebSocket):
+    await websocket.close(code=1008)  # before accepting: the server answers 403
+
+
+starlette_ws = Starlette(
+    routes=[
+        Route("/", homepage),
+        WebSocketRoute("/ws/echo", starlette_echo),
+        WebSocketRoute("/ws/json", starlette_json),
+        WebSocketRoute("/ws/refuse", starlette_refuse),
+    ]
+)
+
+fastapi_app = FastAPI()
+
+
+@fastapi_app.get("/items/{item_id}")
+async def read_item(item_id: int, q: str | None = None):
+    return {"item_id": item_id, "q": q}
+
+
+@fastapi_app.websocket("/ws/{client_id}")
+async def fastapi_ws(websocket: FastAPIWebSocket, client_id: int):
+    await websocket.accept()
+    try:
+        while True:
+            data = await websocket.receive_text()
+            await websocket.send_text(f"client {client_id}: {data}")
+    except FastAPIDisconnect:
+        pass
