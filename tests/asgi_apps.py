@@ -132,3 +132,35 @@ async def fastapi_ws(websocket: FastAPIWebSocket, client_id: int):
             await websocket.send_text(f"client {client_id}: {data}")
     except FastAPIDisconnect:
         pass
+
+
+# HTTP/1.1 on bolt's server: bodies, streaming, keep-alive
+
+
+async def http_app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            event = await receive()
+            await send({"type": event["type"] + ".complete"})
+            if event["type"] == "lifespan.shutdown":
+                return
+    path = scope["path"]
+    if path == "/echo":  # the request body back, with its size
+        body = b""
+        while True:
+            event = await receive()
+            body += event.get("body", b"")
+            if not event.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-size", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+    elif path == "/stream":  # a streamed response of unknown length: chunked
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        for i in range(5):
+            await send({"type": "http.response.body", "body": f"part {i}\n".encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    elif path == "/fail":
+        raise RuntimeError("an app bug")
+    else:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"no such page"})

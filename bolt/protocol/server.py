@@ -75,6 +75,15 @@ class ServerConnection(Connection):
             self._request_parser = None  # its llhttp state is not needed for the connection's life
         return self.request
 
+    def use_request(self, request: Request, trailing: bytes = b"") -> None:
+        """Take a request head another parser read (a kept-alive HTTP/1.1 connection whose next
+        request is an opening handshake), with the bytes that followed it."""
+        if self.state is not State.CONNECTING or self.request is not None:
+            raise InvalidState("use_request() is for a connection that has no request yet")
+        self.request = request
+        self._trailing = trailing
+        self._request_parser = None
+
     def check_upgrade(self) -> None:
         """RFC 6455 §4.2.1: is the request a valid upgrade? ``HandshakeError`` says why not."""
         if self.request is None:

@@ -41,6 +41,9 @@ class Server:
         self.access_log = None if self.settings.access_log == "off" else AccessLog(self.settings.access_log)
         self.proxies = TrustedProxies(self.settings.trusted_proxies) if self.settings.trusted_proxies else None
         self._app_answered = getattr(app, "answered", None)
+        # What each connection is: a WebSocket server session, or the app's own kind (an ASGI app's
+        # serves HTTP/1.1 requests too, see bolt.transport.asgi_host).
+        self._session_class: type[ServerSession] = getattr(app, "session_class", ServerSession)
 
     async def start(
         self,
@@ -70,12 +73,12 @@ class Server:
         try:
             if sock is not None:
                 server = await create_server(
-                    transport, lambda: ServerSession(self), sock=sock, ssl=self.ssl, backlog=backlog
+                    transport, lambda: self._session_class(self), sock=sock, ssl=self.ssl, backlog=backlog
                 )
             else:
                 server = await create_server(
                     transport,
-                    lambda: ServerSession(self),
+                    lambda: self._session_class(self),
                     host,
                     port,
                     ssl=self.ssl,
