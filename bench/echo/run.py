@@ -86,6 +86,8 @@ SERVERS = {
     "picows-loop": ("server_picows.py", ["--transport", "loop"]),
     # bolt on aiofastnet's transport (its default is the loop's own), as picows runs by default.
     "bolt-aiofastnet": ("server_bolt.py", ["--transport", "aiofastnet"]),
+    # bolt with its Prometheus metrics mounted: what counting costs per message.
+    "bolt-metrics": ("server_bolt.py", ["--metrics"]),
     # picows' async API (picows.websockets), the same async for / send handler as bolt's.
     "picows-async": ("server_picows_async.py", []),
     # --compress only: bolt compressing at zlib level 6, websockets' level (bolt's default is 1,

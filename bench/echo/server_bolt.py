@@ -2,7 +2,8 @@
 ``--compress``: permessage-deflate on, with bolt's default compression settings;
 ``--compression-level N`` changes the zlib level (1 by default, as aiohttp; websockets uses 6);
 ``--transport auto|loop|aiofastnet`` picks the TCP transport (``Settings.transport``; "auto", the
-default, is the loop's own unless BOLT_TRANSPORT says aiofastnet)."""
+default, is the loop's own unless BOLT_TRANSPORT says aiofastnet); ``--metrics`` mounts the
+Prometheus metrics (``api.metrics()``), to show what they cost per message."""
 
 from __future__ import annotations
 
@@ -40,8 +41,13 @@ def main() -> None:
             index = sys.argv.index(flag)
             options[setting] = kind(sys.argv[index + 1])
             del sys.argv[index : index + 2]
+    metrics = "--metrics" in sys.argv
+    if metrics:
+        sys.argv.remove("--metrics")
     args = util.parse_args(__doc__)
     api = make_api(args.compress, **options)
+    if metrics:
+        api.metrics("/metrics")
 
     async def start():
         server = Server(api, api.settings)
