@@ -299,9 +299,13 @@ class FakeSession:
         self.written: list[PreparedMessage] = []
         self.closed_with: tuple | None = None
 
-    def send_prepared(self, message: PreparedMessage) -> bool:
+    def send_prepared(self, message: PreparedMessage, limit: int | None = None) -> int:
+        if self.state is not OPEN:
+            return 0
+        if limit is not None and self.write_buffer_size > limit:
+            return -1
         self.written.append(message)
-        return True
+        return 1
 
     def start_closing(self, code: int, reason: str) -> None:
         self.closed_with = (code, reason)

@@ -285,15 +285,18 @@ class AsgiSession:
         self._queue({"type": "websocket.send", "bytes": payload}, len(payload))
         return self._outbox_bytes > self.settings.write_high_water
 
-    def send_prepared(self, message: PreparedMessage) -> bool:
+    def send_prepared(self, message: PreparedMessage, limit: int | None = None) -> int:
+        """As ``WebSocketStream.send_prepared``: 1 written, 0 not open, -1 over ``limit``."""
         if self._state is not State.OPEN:
-            return False
+            return 0
+        if limit is not None and self._outbox_bytes > limit:
+            return -1
         data = message.data
         if type(data) is str:
             self.send_text(data)
         else:
             self.send_bytes(data)
-        return True
+        return 1
 
     @property
     def write_buffer_size(self) -> int:

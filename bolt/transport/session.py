@@ -54,9 +54,10 @@ class Session(Protocol):
 
     async def drain(self) -> None: ...
 
-    def send_prepared(self, message: PreparedMessage) -> bool:
-        """Write a message framed once for many connections (a broadcast), now; False, writing
-        nothing, unless the connection is open."""
+    def send_prepared(self, message: PreparedMessage, limit: int | None = None) -> int:
+        """Write a message framed once for many connections (a broadcast), now: 1 once written;
+        0, writing nothing, unless the connection is open; -1, writing nothing, when more than
+        ``limit`` bytes already wait to be sent (a slow member)."""
         ...
 
     @property

@@ -534,17 +534,22 @@ class WebSocketStream(asyncio.BufferedProtocol):
             self._write_apart(frame)
         return self.writing_paused
 
-    def send_prepared(self, message: PreparedMessage) -> bool:
-        """Write a message framed once for many connections (a broadcast); False, writing
-        nothing, unless the connection is open."""
+    def send_prepared(self, message: PreparedMessage, limit: int | None = None) -> int:
+        """Write a message framed once for many connections (a broadcast): 1 once written; 0,
+        writing nothing, unless the connection is open; -1, writing nothing, when the transport
+        already holds more than ``limit`` bytes (a member too slow for it). One call per member,
+        for the loop that writes a broadcast to thousands."""
         if self.connection.state is not OPEN or self._lost:
-            return False
-        self.transport.write(message.frame)
+            return 0
+        transport = self.transport
+        if limit is not None and transport.get_write_buffer_size() > limit:
+            return -1
+        transport.write(message.frame)
         counts = self._broadcasts
         kind = 0 if message.is_text else 2
         counts[kind] += 1
         counts[kind + 1] += message.size
-        return True
+        return 1
 
     @property
     def write_buffer_size(self) -> int:
