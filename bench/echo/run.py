@@ -88,6 +88,12 @@ SERVERS = {
     "bolt-aiofastnet": ("server_bolt.py", ["--transport", "aiofastnet"]),
     # bolt with its Prometheus metrics mounted: what counting costs per message.
     "bolt-metrics": ("server_bolt.py", ["--metrics"]),
+    # A FastAPI WebSocket echo (fastapi_echo.py) on bolt (python -m bolt --asgi) and on the other
+    # ASGI servers: --libs fastapi-bolt,fastapi-uvicorn,fastapi-uvicorn-wsproto,fastapi-granian.
+    "fastapi-bolt": ("server_asgi.py", ["--server", "bolt"]),
+    "fastapi-uvicorn": ("server_asgi.py", ["--server", "uvicorn-websockets"]),
+    "fastapi-uvicorn-wsproto": ("server_asgi.py", ["--server", "uvicorn-wsproto"]),
+    "fastapi-granian": ("server_asgi.py", ["--server", "granian"]),
     # picows' async API (picows.websockets), the same async for / send handler as bolt's.
     "picows-async": ("server_picows_async.py", []),
     # --compress only: bolt compressing at zlib level 6, websockets' level (bolt's default is 1,
@@ -141,14 +147,31 @@ def _stat_ns(pid: int) -> int:
 
 
 def minor_faults(pid: int) -> int:
-    """The process's minor page faults so far (/proc/<pid>/stat field 10): a fresh region of
+    """The process tree's minor page faults so far (/proc/<pid>/stat field 10): a fresh region of
     memory touched costs one per 4 KiB page, which the kernel books as the server's system time."""
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rpartition(")")[2].split()[7])
+    total = 0
+    for member in process_tree(pid):
+        with open(f"/proc/{member}/stat") as f:
+            total += int(f.read().rpartition(")")[2].split()[7])
+    return total
 
 
 def cpu_clock_name(pid: int) -> str:
     return "schedstat" if _schedstat_ns(pid) not in (None, 0) else "stat"
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server script whose server is its child, granian's workers)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        try:
+            for tid in os.listdir(f"/proc/{pids[index]}/task"):
+                with open(f"/proc/{pids[index]}/task/{tid}/children") as f:
+                    pids.extend(int(child) for child in f.read().split())
+        except OSError:
+            pass
+        index += 1
+    return pids
 
 
 def process_cpu_ns(pid: int, source: str) -> int:
@@ -210,7 +233,8 @@ class ServerProcess:
             return ""
 
     def cpu_ns(self) -> int:
-        return process_cpu_ns(self.pid, self.cpu_source)
+        # The whole tree: for most servers that is the one process.
+        return sum(process_cpu_ns(pid, self.cpu_source) for pid in process_tree(self.pid))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -341,7 +365,7 @@ def loadavg() -> str:
 def table(
     loop: str, libs: list[str], cells: list[tuple[int, str]], results: dict, failures: dict, compress: bool = False, pipeline: int = 1
 ) -> str:
-    width = 17
+    width = max(17, *(len(lib) + 2 for lib in libs))
     mode = ", COMPRESSED (permessage-deflate)" if compress else ""
     rate = f"messages/s with {pipeline} in flight" if pipeline > 1 else "round trips/s"
     lines = [f"{loop}{mode}: {rate} | server CPU µs per message (best of repeats)"]
@@ -430,7 +454,7 @@ def machine() -> str:
     except OSError:
         pass
     versions = []
-    for name in ("websockets", "aiohttp", "picows", "aiofastnet", "uvloop"):
+    for name in ("websockets", "aiohttp", "picows", "aiofastnet", "uvloop", "fastapi", "uvicorn", "wsproto", "granian"):
         try:
             versions.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
