@@ -29,8 +29,10 @@ SAMPLE_SIZE = 1024
 
 def worth_compressing(sample: bytes) -> bool:
     """Whether a message starting with ``sample`` is likely to shrink under deflate."""
-    # An 11-bit window reaches back 2048 - 262 bytes: over the whole sample.
-    return len(zlib.compress(sample, 1, -11)) < len(sample) * 9 // 10
+    # An 11-bit window reaches back 2048 - 262 bytes: over the whole sample. A compressobj, not
+    # zlib.compress(sample, 1, -11): compress() takes wbits only from Python 3.11 on.
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -11)
+    return len(compressor.compress(sample) + compressor.flush()) < len(sample) * 9 // 10
 
 
 class Inflater:
