@@ -12,16 +12,19 @@ a twin, so a twin importing from it would import itself.
 from __future__ import annotations
 
 import operator
-from typing import SupportsIndex
+from typing import SupportsIndex, TypeAlias
 
 from bolt.close_codes import is_valid_close_code
+
+# What the codec takes as a message or payload; anything else bytes-like is a flat memoryview.
+BytesLike: TypeAlias = "bytes | bytearray | memoryview"
 
 # §5.2: a payload length is at most 63 bits, so no size limit or fragment size needs more.
 MAX_SIZE = 2**63 - 1
 MAX_CLOSE_REASON = 123
 
 
-def byte_view(data: object, what: str) -> bytes | bytearray | memoryview:
+def byte_view(data: object, what: str) -> BytesLike:
     """``data`` as ``bytes``, a ``bytearray`` or a flat memoryview of unsigned bytes: whichever it
     is, ``len()`` counts bytes, never items (an ``array('H')`` of 3 items is 6 bytes).
 

@@ -53,3 +53,7 @@ class Close(Event):
 
 # What a parser call returns, in order: messages (a ``str`` or ``bytes``) and control frames.
 ParsedEvent: TypeAlias = "str | bytes | Pong | Close"
+# What a FrameWriter's text() and binary() return: the frames' bytes, or with ``zero_copy`` a large
+# message's (header, payload) to write in that order (the compiled twin's payload of an ASCII str is
+# a memoryview of its characters).
+EncodedMessage: TypeAlias = "bytes | tuple[bytes, bytes | memoryview]"
