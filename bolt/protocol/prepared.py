@@ -9,6 +9,7 @@ clear), so an uncompressed frame is valid on a connection that agreed to compres
 from __future__ import annotations
 
 from bolt import codec
+from bolt._coerce import as_str
 from bolt.exceptions import ProtocolError
 
 
@@ -23,7 +24,8 @@ class PreparedMessage:
 
     def __init__(self, data: str | bytes | bytearray | memoryview, fragment_size: int | None = None) -> None:
         if isinstance(data, str):
-            self._data: str | bytes = data
+            # An exact str: a str subclass (a StrEnum member) is sent as its text, as send_text() does.
+            self._data: str | bytes = as_str(data, "broadcast data")
         elif isinstance(data, (bytes, bytearray, memoryview)):
             self._data = bytes(data)
         else:
