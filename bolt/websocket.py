@@ -13,7 +13,7 @@ JSON that does not parse with 1007 (RFC 6455 §7.4.1), each raising ``WebSocketD
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
@@ -118,7 +118,7 @@ class BaseWebSocket:
 
     # Receiving
 
-    def receive(self) -> Awaitable[str | bytes]:
+    def receive(self) -> Coroutine[Any, Any, str | bytes]:
         """The next message: ``str`` for text, ``bytes`` for binary. ``WebSocketDisconnect`` when
         the connection is over; ``ConcurrencyError`` if another task is already receiving."""
         return self._session.receive()
