@@ -87,7 +87,7 @@ class RedisBroker:
         self._commands_ready: asyncio.Event | None = None
         self._outbox_ready: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
-        self._first_attempt: asyncio.Future | None = None
+        self._first_attempt: asyncio.Future[None] | None = None
         self._stopping = False
 
     def __repr__(self) -> str:
@@ -141,7 +141,7 @@ class RedisBroker:
         self._tasks = []
         self._release_joins()
 
-    def subscribe(self, group: str) -> asyncio.Future | None:
+    def subscribe(self, group: str) -> asyncio.Future[None] | None:
         self._wanted[group] = None
         if not self._subscribed:
             return None  # subscribed with every wanted group when the connection is made

@@ -33,12 +33,16 @@ if TYPE_CHECKING:
         max_message_size: int | None
         max_frame_size: int | None
 
-    class ConnectionOptions(TypedDict, total=False):
-        """The keyword arguments of ``Connection`` that the handshake roles pass on."""
+    class CodecOptions(TypedDict, total=False):
+        """The limits a connection passes to its codec (``Settings.codec_options()``)."""
 
         max_message_size: int | None
         max_frame_size: int | None
         fragment_size: int | None
+
+    class ConnectionOptions(CodecOptions, total=False):
+        """The keyword arguments of ``Connection`` that the handshake roles pass on."""
+
         hold_violations: bool
 
 
