@@ -105,9 +105,10 @@ class ServerConnection(Connection):
             raise InvalidState(f"accept() after the handshake; the connection is {self.state.name}")
         if subprotocol is not None and subprotocol not in self.offered_subprotocols:
             raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
+        # check_upgrade() above raised unless the request (and so its key) has come.
         agreed = negotiate_extensions(self.request, self._extensions)  # type: ignore[arg-type]
         elements = [element for element, _ in agreed]
-        response = accept_response(self._key, subprotocol, elements, headers)  # type: ignore[arg-type]
+        response = accept_response(self._key, subprotocol, elements, headers)  # type: ignore[arg-type]  # as above
         self.extensions = [extension for _, extension in agreed]
         for extension in self.extensions:
             if isinstance(extension, DeflateConfig):

@@ -155,7 +155,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         layers look ``get_buffer`` up once, when the protocol is set."""
         self.handshaking = False
         self._opened_at = time.monotonic()
-        self.get_buffer = self.connection.get_buffer  # type: ignore[method-assign]
+        self.get_buffer = self.connection.get_buffer  # type: ignore[method-assign]  # on purpose: see above
         if self.transport is not None and not self._lost:
             self.transport.set_protocol(self)
 
