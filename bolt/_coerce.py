@@ -12,15 +12,19 @@ a twin, so a twin importing from it would import itself.
 from __future__ import annotations
 
 import operator
+from typing import SupportsIndex, TypeAlias
 
 from bolt.close_codes import is_valid_close_code
+
+# What the codec takes as a message or payload; anything else bytes-like is a flat memoryview.
+BytesLike: TypeAlias = "bytes | bytearray | memoryview"
 
 # §5.2: a payload length is at most 63 bits, so no size limit or fragment size needs more.
 MAX_SIZE = 2**63 - 1
 MAX_CLOSE_REASON = 123
 
 
-def byte_view(data, what: str):
+def byte_view(data: object, what: str) -> BytesLike:
     """``data`` as ``bytes``, a ``bytearray`` or a flat memoryview of unsigned bytes: whichever it
     is, ``len()`` counts bytes, never items (an ``array('H')`` of 3 items is 6 bytes).
 
@@ -29,12 +33,12 @@ def byte_view(data, what: str):
     C-contiguous buffer (Python glossary) and copying a strided one here would hide the cost.
     """
     kind = type(data)
-    if kind is bytes or kind is bytearray:
+    if type(data) is bytes or type(data) is bytearray:  # type() again: mypy narrows on that, not on kind
         return data
     if isinstance(data, str):
         raise TypeError(f"{what} must be a bytes-like object, not {kind.__name__}")
     try:
-        view = memoryview(data)
+        view = memoryview(data)  # type: ignore[arg-type]  # any object: a non-buffer is the TypeError below
     except TypeError:
         raise TypeError(f"{what} must be a C-contiguous bytes-like object, not {kind.__name__}") from None
     if not view.c_contiguous:
@@ -50,13 +54,13 @@ def byte_view(data, what: str):
     return view
 
 
-def as_bytes(data, what: str) -> bytes:
+def as_bytes(data: object, what: str) -> bytes:
     """``data`` (bytes-like, as ``byte_view`` takes it) as an exact ``bytes``: a message handed up."""
     view = byte_view(data, what)
     return view if type(view) is bytes else bytes(view)
 
 
-def as_str(data, what: str) -> str:
+def as_str(data: object, what: str) -> str:
     """An exact ``str`` of the characters of ``data``, a ``str`` or a subclass (an ``enum.StrEnum``
     member, say); anything else is a TypeError.
 
@@ -68,7 +72,7 @@ def as_str(data, what: str) -> str:
     raise TypeError(f"{what} must be str, not {type(data).__name__}")
 
 
-def size_limit(value, what: str, minimum: int = 0) -> int:
+def size_limit(value: SupportsIndex | None, what: str, minimum: int = 0) -> int:
     """A size option as an int from ``minimum`` to 2**63-1, or -1 for None (no limit).
 
     The compiled twin keeps sizes in 64-bit signed integers: checking the range here makes both
@@ -85,7 +89,7 @@ def size_limit(value, what: str, minimum: int = 0) -> int:
     return size
 
 
-def close_payload(code, reason) -> bytes:
+def close_payload(code: SupportsIndex | None, reason: str) -> bytes:
     """The payload of a close frame to send: the code, two bytes in network order, then the reason
     in UTF-8 (§5.5.1). ``code=None`` is an empty payload (the peer reports 1005)."""
     if type(reason) is not str:

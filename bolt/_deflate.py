@@ -29,8 +29,10 @@ SAMPLE_SIZE = 1024
 
 def worth_compressing(sample: bytes) -> bool:
     """Whether a message starting with ``sample`` is likely to shrink under deflate."""
-    # An 11-bit window reaches back 2048 - 262 bytes: over the whole sample.
-    return len(zlib.compress(sample, 1, -11)) < len(sample) * 9 // 10
+    # An 11-bit window reaches back 2048 - 262 bytes: over the whole sample. A compressobj, not
+    # zlib.compress(sample, 1, -11): compress() takes wbits only from Python 3.11 on.
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -11)
+    return len(compressor.compress(sample) + compressor.flush()) < len(sample) * 9 // 10
 
 
 class Inflater:
@@ -51,9 +53,9 @@ class Inflater:
         self._reset = reset
         # Made at the first compressed message, so that a connection that never receives one
         # holds no zlib state (thousands of idle connections).
-        self._inflater = None
+        self._inflater: zlib._Decompress | None = None
 
-    def inflate(self, data, limit: int) -> bytes:
+    def inflate(self, data: bytes | bytearray | memoryview, limit: int) -> bytes:
         inflater = self._inflater
         if inflater is None:
             inflater = self._inflater = zlib.decompressobj(-self._window_bits)
@@ -92,9 +94,9 @@ class Deflater:
         self._level = level
         self._memory_level = memory_level
         self.min_size = min_size
-        self._deflater = None  # made at the first message compressed, as the inflater is
+        self._deflater: zlib._Compress | None = None  # made at the first message compressed, as the inflater is
 
-    def compress(self, data) -> bytes | None:
+    def compress(self, data: bytes | bytearray | memoryview) -> bytes | None:
         """The message's compressed payload, or None where deflate did not make it smaller (random
         or already compressed data): the message then goes out as it is."""
         if len(data) >= SAMPLE_FROM and not worth_compressing(bytes(data[:SAMPLE_SIZE])):

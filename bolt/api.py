@@ -12,10 +12,10 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from bolt.auth.base import AuthenticationFailed, PermissionDenied, complete_context
+from bolt.auth.base import AuthBackend, AuthenticationFailed, Guard, PermissionDenied, complete_context
 from bolt.auth.expiry import ExpiryTimer
 from bolt.exceptions import ConfigurationError, ConnectionClosed, HandshakeError, InvalidState, WebSocketDisconnect
 from bolt.groups.brokers import Broker, broker_from
@@ -30,6 +30,16 @@ from bolt.routing import Route, Router
 from bolt.transport.session import HandshakingSession
 from bolt.transport.settings import Settings
 from bolt.websocket import WebSocket, _compact_json
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from bolt.transport.server import Server
+
+# A WebSocket handler (an async function) and an HTTP endpoint, which the decorators return as
+# they were given.
+_Handler = TypeVar("_Handler", bound=Callable[..., Awaitable[Any]])
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
 logger = logging.getLogger("bolt")
 
@@ -58,8 +68,8 @@ class BoltAPI:
         settings: Settings | None = None,
         json_loads: Callable[[str | bytes], Any] = json.loads,
         json_dumps: Callable[[Any], str | bytes] = _compact_json,
-        auth: Sequence[Any] | None = None,
-        guards: Sequence[Any] | None = None,
+        auth: Sequence[AuthBackend] | None = None,
+        guards: Sequence[Guard] | None = None,
         auth_failure: str = "refuse",
         close_at_expiry: bool = False,
         jwt_secret: str | bytes | None = None,
@@ -104,7 +114,7 @@ class BoltAPI:
         )
         # What the metrics count (bolt.metrics), once api.metrics() asked for them: None until then.
         self._tally: Tally | None = None
-        self._metrics_servers: list = []
+        self._metrics_servers: list[Server] = []
         self._metrics_ports: list[tuple[str, int]] = []
         self._metrics_route: Callable[[], Response] | None = None
         self._startup_hooks: list[Callable[[], Any]] = []
@@ -174,7 +184,7 @@ class BoltAPI:
         from bolt.transport.server import Server
 
         listener = BoltAPI()
-        listener.get("/metrics")(self._metrics_route)
+        listener.get("/metrics")(self._metrics_route)  # type: ignore[type-var]  # set with the ports
         for host, port in self._metrics_ports:
             server = Server(listener)
             # Workers share the port as they share the main one; a scrape reaches one of them.
@@ -189,8 +199,13 @@ class BoltAPI:
     # Metrics (bolt.metrics)
 
     def metrics(
-        self, path: str | None = "/metrics", *, port: int | None = None, host: str = "127.0.0.1", registry: Any = None
-    ) -> Any:
+        self,
+        path: str | None = "/metrics",
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        registry: CollectorRegistry | None = None,
+    ) -> CollectorRegistry:
         """Serve Prometheus metrics at ``path`` on this API's own port and/or on ``port`` (a
         separate listener, started with the server, so that the metrics need not be public).
         ``registry`` is a ``prometheus_client.CollectorRegistry`` to add bolt's collector to
@@ -274,12 +289,12 @@ class BoltAPI:
         self,
         path: str,
         *,
-        auth: Sequence[Any] | None = None,
-        guards: Sequence[Any] | None = None,
+        auth: Sequence[AuthBackend] | None = None,
+        guards: Sequence[Guard] | None = None,
         auth_failure: str | None = None,
         close_at_expiry: bool | None = None,
         allowed_origins: Iterable[str] | None = None,
-    ):
+    ) -> Callable[[_Handler], _Handler]:
         """Register an async handler for WebSocket connections to ``path``; the keyword arguments
         override the API's defaults for this route."""
         if auth_failure is not None:
@@ -290,7 +305,7 @@ class BoltAPI:
             else OriginPolicy(allowed_origins, allow_missing=self.allow_missing_origin)
         )
 
-        def register(handler):
+        def register(handler: _Handler) -> _Handler:
             if not inspect.iscoroutinefunction(handler):
                 raise TypeError(f"WebSocket handler {handler.__qualname__} must be an async function")
             route = self.router.add(path, handler, kind="websocket")
@@ -304,14 +319,15 @@ class BoltAPI:
                 if id(backend) not in self._backends:
                     self._backends[id(backend)] = backend
                     self._prepared = False  # a route added while serving: prepared on first use
-            return handler
+            # The handler as given: iscoroutinefunction()'s TypeGuard narrowed its type above.
+            return handler  # type: ignore[return-value]
 
         return register
 
-    def get(self, path: str):
+    def get(self, path: str) -> Callable[[_Endpoint], _Endpoint]:
         """Register a plain HTTP GET route (a demo page, a health check)."""
 
-        def register(handler):
+        def register(handler: _Endpoint) -> _Endpoint:
             route = self.router.add(path, handler, kind="http", methods=("GET",))
             route.options["plan"] = analyze(handler, route.param_names, {Request: "request"})
             return handler
@@ -346,8 +362,8 @@ class BoltAPI:
             allowed = sorted({method for route, _ in matches if route.kind == "http" for method in route.methods})
             session.respond(405, "Method Not Allowed", [("Allow", ", ".join(allowed))])
 
-    async def _serve_websocket(self, session: HandshakingSession, route: Route, path_params: dict) -> None:
-        request = session.request
+    async def _serve_websocket(self, session: HandshakingSession, route: Route, path_params: dict[str, object]) -> None:
+        request: Request = session.request  # type: ignore[assignment]  # routed: the request has come
         session.route = route.path
         try:
             session.check_upgrade()
@@ -370,8 +386,8 @@ class BoltAPI:
         finally:
             self._per_client.leave(address)
 
-    async def _serve_checked(self, session: HandshakingSession, route: Route, path_params: dict) -> None:
-        request = session.request
+    async def _serve_checked(self, session: HandshakingSession, route: Route, path_params: dict[str, object]) -> None:
+        request: Request = session.request  # type: ignore[assignment]  # routed: the request has come
         try:
             query = parse_query(request.query_string)
             cookies = parse_cookies(request.headers)
@@ -404,7 +420,7 @@ class BoltAPI:
             self._per_user.leave(user)
 
     async def _run_handler(
-        self, session: HandshakingSession, websocket: WebSocket, route: Route, arguments: dict
+        self, session: HandshakingSession, websocket: WebSocket, route: Route, arguments: dict[str, Any]
     ) -> None:
         tally = self._tally
         if tally is None:
@@ -417,7 +433,7 @@ class BoltAPI:
             tally.ended_with(route.path, session)
 
     async def _call_handler(
-        self, session: HandshakingSession, websocket: WebSocket, route: Route, arguments: dict
+        self, session: HandshakingSession, websocket: WebSocket, route: Route, arguments: dict[str, Any]
     ) -> None:
         try:
             await route.endpoint(**arguments)
@@ -489,7 +505,7 @@ class BoltAPI:
             ExpiryTimer(session, expires_at)
         return True
 
-    async def _authenticate(self, session: HandshakingSession, websocket: WebSocket, backends: list) -> None:
+    async def _authenticate(self, session: HandshakingSession, websocket: WebSocket, backends: list[AuthBackend]) -> None:
         offered = websocket.subprotocols
         for backend in backends:
             marker = getattr(backend, "carrier_subprotocol", None)
@@ -518,7 +534,7 @@ class BoltAPI:
         self, session: HandshakingSession, websocket: WebSocket, route: Route, failure: AuthenticationFailed
     ) -> None:
         # The path, not the target: the query may hold a token.
-        logger.info("refused %s: %s (%d)", session.request.path, failure.reason, failure.status)
+        logger.info("refused %s: %s (%d)", session.request.path, failure.reason, failure.status)  # type: ignore[union-attr]  # routed
         if failure.status == 401 and failure.challenge == "Bearer":
             # A guard's 401 names what this route's backends accept (RFC 7235 §4.1).
             failure.challenge = _challenges(route.options["auth"])
@@ -531,8 +547,8 @@ class BoltAPI:
         else:
             session.respond(failure.status, failure.reason, failure.headers)
 
-    async def _serve_http(self, session: HandshakingSession, route: Route, path_params: dict) -> None:
-        request = session.request
+    async def _serve_http(self, session: HandshakingSession, route: Route, path_params: dict[str, object]) -> None:
+        request: Request = session.request  # type: ignore[assignment]  # routed: the request has come
         try:
             arguments = route.options["plan"].resolve(
                 path_params=path_params,

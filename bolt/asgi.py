@@ -20,7 +20,7 @@ from bolt.transport.asgi_session import AsgiSession, request_from_scope
 logger = logging.getLogger("bolt")
 
 
-async def serve(api: Any, scope: dict, receive: Any, send: Any) -> None:
+async def serve(api: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
     kind = scope["type"]
     if kind == "websocket":
         await _websocket(api, scope, receive, send)
@@ -32,7 +32,7 @@ async def serve(api: Any, scope: dict, receive: Any, send: Any) -> None:
         raise ValueError(f"unknown ASGI scope type {kind!r}")
 
 
-async def _websocket(api: Any, scope: dict, receive: Any, send: Any) -> None:
+async def _websocket(api: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
     session = AsgiSession(scope, receive, send, api.settings)
     try:
         if not await session.start():
@@ -50,7 +50,7 @@ async def _websocket(api: Any, scope: dict, receive: Any, send: Any) -> None:
 class _HttpExchange:
     """What ``BoltAPI._serve_http`` needs of a session: the request, and where its answer goes."""
 
-    def __init__(self, scope: dict) -> None:
+    def __init__(self, scope: dict[str, Any]) -> None:
         self.request = request_from_scope(scope)
         self.answer: tuple[int, bytes, list[tuple[str, str]]] = (500, b"", [])
 
@@ -58,7 +58,7 @@ class _HttpExchange:
         self.answer = (status, body.encode("utf-8") if isinstance(body, str) else bytes(body), list(headers))
 
 
-async def _http(api: Any, scope: dict, receive: Any, send: Any) -> None:
+async def _http(api: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
     exchange = _HttpExchange(scope)
     request = exchange.request
     matches = api.router.match_any(request.path)

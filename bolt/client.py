@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import ssl as ssl_module
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any
 
 from bolt.protocol.http import Headers
-from bolt.transport.client_session import open_session
+from bolt.transport.client_session import ClientSession, open_session
 from bolt.transport.settings import Settings
 from bolt.websocket import BaseWebSocket, _compact_json
 
@@ -25,15 +25,18 @@ from bolt.websocket import BaseWebSocket, _compact_json
 class ClientWebSocket(BaseWebSocket):
     """A client's open connection."""
 
+    _session: ClientSession
+
     __slots__ = ()
 
     @property
     def response_headers(self) -> Headers:
         """The headers of the server's 101."""
-        return self._session.response.headers
+        # The connection is open, so the handshake's response has come.
+        return self._session.response.headers  # type: ignore[union-attr]
 
     @property
-    def local_address(self) -> tuple | None:
+    def local_address(self) -> tuple[str, int] | None:
         """This end's (host, port)."""
         return self._session.local_address
 
@@ -75,13 +78,13 @@ class connect:
         )
         return ClientWebSocket(session, **self._json)
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, ClientWebSocket]:
         return self._open().__await__()
 
     async def __aenter__(self) -> ClientWebSocket:
         self._websocket = await self._open()
         return self._websocket
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._websocket is not None:
             await self._websocket.close()

@@ -10,17 +10,19 @@ implementations, carry them.
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 
 class Event:
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
-    def _fields(self) -> tuple:
+    def _fields(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return self._fields() == other._fields()
 
     def __hash__(self) -> int:
         return hash((type(self), self._fields()))
@@ -47,3 +49,11 @@ class Close(Event):
     def __init__(self, code: int | None, reason: str) -> None:
         self.code = code
         self.reason = reason
+
+
+# What a parser call returns, in order: messages (a ``str`` or ``bytes``) and control frames.
+ParsedEvent: TypeAlias = "str | bytes | Pong | Close"
+# What a FrameWriter's text() and binary() return: the frames' bytes, or with ``zero_copy`` a large
+# message's (header, payload) to write in that order (the compiled twin's payload of an ASCII str is
+# a memoryview of its characters).
+EncodedMessage: TypeAlias = "bytes | tuple[bytes, bytes | memoryview]"

@@ -25,6 +25,11 @@ sent) raise ``ValueError`` or ``TypeError``, as Python does everywhere.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bolt.events import ParsedEvent
+
 
 class BoltError(Exception):
     """Base class of every bolt error."""
@@ -44,7 +49,7 @@ class ProtocolError(BoltError):
         self.reason = reason
         if close_code is not None:
             self.close_code = close_code
-        self.events: list = []
+        self.events: list[ParsedEvent] = []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason!r}, close_code={self.close_code})"

@@ -17,7 +17,12 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from prometheus_client.metrics_core import Metric
+
     from bolt.groups.hub import Hub
+    from bolt.transport.session import HandshakingSession
 
 # Round trips of keepalive and ping() pongs, seconds: loopback to a distant mobile client.
 RTT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -42,13 +47,14 @@ class Tally:
 
     def __init__(self) -> None:
         self.handshakes: dict[tuple[str, int], int] = defaultdict(int)
-        self.live: dict[str, set] = defaultdict(set)
+        self.live: dict[str, set[HandshakingSession]] = defaultdict(set)
         # Per route: the counts of COUNTS and EVENTS summed over connections that ended.
         self.ended: dict[str, list[int]] = defaultdict(lambda: [0] * (len(COUNTS) + len(EVENTS)))
         self.closes: dict[tuple[str, int, str], int] = defaultdict(int)
         self.handler_errors: dict[str, int] = defaultdict(int)
         # Per route: a count per bucket (and one past the last), the sum, the count.
-        self.rtt: dict[str, list] = {}
+        # [bucket counts, sum, count]
+        self.rtt: dict[str, list[Any]] = {}
 
     def answered(self, route: str, status: int) -> None:
         self.handshakes[(route, status)] += 1
@@ -98,10 +104,10 @@ class Collector:
         self.tally = tally
         self.hub = hub
 
-    def describe(self) -> list:
+    def describe(self) -> list[Metric]:
         return []  # collected on demand only: the registry must not call collect() to learn names
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
         from bolt.protocol.connection import OPEN

@@ -203,7 +203,7 @@ def _enum_coercer(enum_type: type[enum.Enum]) -> _Coercer:
 
 def _scalar_coercer(annotation: object) -> _Coercer | None:
     while hasattr(annotation, "__supertype__"):  # typing.NewType("UserId", int) reads as int
-        annotation = annotation.__supertype__  # type: ignore[union-attr]
+        annotation = annotation.__supertype__
     if annotation is Any or annotation is inspect.Parameter.empty:
         return _ANYTHING
     coercer = _SCALARS.get(annotation)
@@ -233,7 +233,7 @@ class Plan:
 
     __slots__ = ("endpoint", "_steps", "needs_query", "needs_headers", "needs_cookies")
 
-    def __init__(self, endpoint: Callable[..., Any], steps: list[tuple]) -> None:
+    def __init__(self, endpoint: Callable[..., Any], steps: list[tuple[Any, ...]]) -> None:
         self.endpoint = endpoint
         # One tuple per parameter:
         # (kwarg, source, key, convert, expected, accepts, default, many)
@@ -379,7 +379,7 @@ def _step(
     default: Any,
     path_names: frozenset[str],
     inject: dict[type, str],
-) -> tuple:
+) -> tuple[Any, ...]:
     base, markers = _unwrap_annotated(annotation)
     base, optional = _unwrap_optional(base)
     base, more = _unwrap_annotated(base)  # Optional[Annotated[X, Header()]]

@@ -336,7 +336,7 @@ class Router:
         node = self._tree
         groups = [node.routes] if node.routes else []
         for segment in path[1:].split("/"):
-            node = node.children.get(segment)  # type: ignore[assignment]
+            node = node.children.get(segment)  # type: ignore[assignment]  # None ends the walk just below
             if node is None:
                 break
             if node.routes:

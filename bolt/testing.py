@@ -21,15 +21,17 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
 
 from bolt.client import ClientWebSocket, connect
-from bolt.protocol.http import Headers, ResponseParser
+from bolt.protocol.http import Headers, Response, ResponseParser
 from bolt.transport.server import Server
+from bolt.transport.server_session import App
 from bolt.transport.settings import Settings
 
 Header = Mapping[str, str] | Iterable[tuple[str, str]]
+_T = TypeVar("_T")
 
 
 class TestResponse:
@@ -65,7 +67,7 @@ async def http_get(host: str, port: int, path: str, headers: Header = ()) -> Tes
             if not data:
                 response = parser.feed_eof()
                 break
-            response = parser.feed(data)
+            response = parser.feed(data)  # type: ignore[assignment]  # None only until the check below
             if response is not None:
                 break
     finally:
@@ -78,15 +80,16 @@ class AsyncTestClient:
 
     __test__ = False
 
-    def __init__(self, api: Any, settings: Settings | None = None, *, raise_server_exceptions: bool = True) -> None:
+    def __init__(self, api: App, settings: Settings | None = None, *, raise_server_exceptions: bool = True) -> None:
         self.api = api
         self.server = Server(self, settings or getattr(api, "settings", None))
         self.host = "127.0.0.1"
         self.port = 0
         self.raise_server_exceptions = raise_server_exceptions
         # The application task serving each client address, and what its handler raised.
-        self._tasks: dict[tuple, asyncio.Task] = {}
-        self._failures: dict[tuple, Exception] = {}
+        # (A client whose address is unknown is looked up as None, and found nowhere.)
+        self._tasks: dict[tuple[str, int] | None, asyncio.Task[Any]] = {}
+        self._failures: dict[tuple[str, int] | None, Exception] = {}
         self._stop_listening: Callable[[], None] | None = None
 
     def prepare(self) -> None:
@@ -130,7 +133,7 @@ class AsyncTestClient:
         (self.host, self.port, *_), *_ = await self.server.start(self.host, 0)
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         try:
             await self.server.shutdown(timeout=2.0)
         finally:
@@ -164,16 +167,22 @@ class TestClient:
 
     __test__ = False
 
+    # The loop, its thread and the async client: None only until __enter__, and used only inside
+    # the ``with`` block (the paths that may run before they are all set check for None).
+    _async: AsyncTestClient
+    _loop: asyncio.AbstractEventLoop
+    _thread: threading.Thread
+
     def __init__(
-        self, api: Any, settings: Settings | None = None, timeout: float = 10.0, *, raise_server_exceptions: bool = True
+        self, api: App, settings: Settings | None = None, timeout: float = 10.0, *, raise_server_exceptions: bool = True
     ) -> None:
         self.timeout = timeout
-        self._async: AsyncTestClient | None = None
+        self._async = None  # type: ignore[assignment]  # see the class annotations
         self._api = api
         self._settings = settings
         self._raise_server_exceptions = raise_server_exceptions
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = None  # type: ignore[assignment]
+        self._thread = None  # type: ignore[assignment]
 
     def __enter__(self) -> TestClient:
         self._loop = asyncio.new_event_loop()
@@ -208,7 +217,7 @@ class TestClient:
         finally:
             loop.close()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         try:
             self._call(self._async.__aexit__(None, None, None))
         finally:
@@ -228,7 +237,7 @@ class TestClient:
                 "a handler is blocking it (blocking code in an async handler?)"
             )
 
-    def _call(self, coroutine):
+    def _call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         try:
             return future.result(self.timeout)
@@ -261,7 +270,7 @@ class WebSocketTestSession:
     def __enter__(self) -> WebSocketTestSession:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
         self._client._call(self._client._async.handler_outcome(self.websocket, self._client.timeout))
 

@@ -13,9 +13,9 @@ JSON that does not parse with 1007 (RFC 6455 §7.4.1), each raising ``WebSocketD
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from bolt.close_codes import CloseCode
 from bolt.exceptions import InvalidState, WebSocketDisconnect
@@ -118,7 +118,7 @@ class BaseWebSocket:
 
     # Receiving
 
-    def receive(self) -> Awaitable[str | bytes]:
+    def receive(self) -> Coroutine[Any, Any, str | bytes]:
         """The next message: ``str`` for text, ``bytes`` for binary. ``WebSocketDisconnect`` when
         the connection is over; ``ConcurrencyError`` if another task is already receiving."""
         return self._session.receive()
@@ -127,13 +127,13 @@ class BaseWebSocket:
         message = await self._session.receive("receive_text()")
         if type(message) is not str:
             await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a text message, received binary")
-        return message  # type: ignore[return-value]
+        return message
 
     async def receive_bytes(self) -> bytes:
         message = await self._session.receive("receive_bytes()")
         if type(message) is not bytes:
             await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a binary message, received text")
-        return message  # type: ignore[return-value]
+        return message
 
     async def receive_json(self) -> Any:
         """The next message (text or binary) parsed as JSON."""
@@ -143,7 +143,7 @@ class BaseWebSocket:
         except ValueError:
             await self._refuse(CloseCode.INVALID_FRAME_PAYLOAD_DATA, "invalid JSON")
 
-    async def _refuse(self, code: int, reason: str) -> None:
+    async def _refuse(self, code: int, reason: str) -> NoReturn:
         await self.close(code, reason)
         raise WebSocketDisconnect(code, reason)
 
@@ -198,6 +198,8 @@ class BaseWebSocket:
 class WebSocket(BaseWebSocket):
     """A server's connection, as its handler sees it."""
 
+    _session: HandshakingSession
+
     __slots__ = ("path_params", "query_params", "cookies", "context", "_hub", "_groups")
 
     def __init__(
@@ -224,7 +226,8 @@ class WebSocket(BaseWebSocket):
 
     @property
     def headers(self) -> Headers:
-        return self._session.request.headers
+        # A WebSocket is made once the request has come, so request is never None here.
+        return self._session.request.headers  # type: ignore[union-attr]
 
     @property
     def client(self) -> Address | None:
@@ -240,7 +243,8 @@ class WebSocket(BaseWebSocket):
     def url(self) -> str:
         request = self._session.request
         scheme = "wss" if self._session.secure else "ws"
-        return f"{scheme}://{request.headers.get('Host', '')}{request.target}"
+        # A WebSocket is made once the request has come, so request is never None here.
+        return f"{scheme}://{request.headers.get('Host', '')}{request.target}"  # type: ignore[union-attr]
 
     # The handshake
 
@@ -294,7 +298,7 @@ class WebSocket(BaseWebSocket):
 
     def _leave_groups(self) -> None:
         if self._groups:
-            self._hub.leave_all(self, self._groups)
+            self._hub.leave_all(self, self._groups)  # type: ignore[union-attr]  # in groups: it has a hub
 
     def __repr__(self) -> str:
         request = self._session.request

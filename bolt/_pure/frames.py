@@ -19,12 +19,12 @@ import operator
 import os
 import struct
 
-from bolt._coerce import as_bytes, as_str, byte_view, close_payload, size_limit
+from bolt._coerce import BytesLike, as_bytes, as_str, byte_view, close_payload, size_limit
 from bolt._deflate import Deflater, Inflater
 from bolt._pure.mask import mask, mask_inplace
 from bolt._pure.utf8 import Utf8Validator
 from bolt.close_codes import is_valid_close_code
-from bolt.events import Close, Pong
+from bolt.events import Close, EncodedMessage, ParsedEvent, Pong
 from bolt.exceptions import InvalidState, InvalidUTF8, MessageTooBig, ProtocolError
 
 OP_CONTINUATION = 0x0
@@ -166,7 +166,7 @@ class FrameParser:
 
     # Input
 
-    def feed(self, data) -> list:
+    def feed(self, data: BytesLike) -> list[ParsedEvent]:
         """Append ``data`` (any bytes-like object) and return the events it completed."""
         data = byte_view(data, "feed() data")
         if self._direct is not None and self._error is None:
@@ -201,7 +201,7 @@ class FrameParser:
         self._offered = len(self._buf) - self._end
         return memoryview(self._buf)[self._end :]
 
-    def buffer_updated(self, nbytes: int) -> list:
+    def buffer_updated(self, nbytes: int) -> list[ParsedEvent]:
         """``nbytes`` were written at the start of the last ``get_buffer`` view; return the events."""
         nbytes = operator.index(nbytes)  # what the compiled twin's C integer argument takes
         if self._direct is not None:
@@ -268,10 +268,10 @@ class FrameParser:
 
     # Parsing
 
-    def _parse(self) -> list:
+    def _parse(self) -> list[ParsedEvent]:
         if self._error is not None:
             raise InvalidState(f"the frame stream already failed: {self._error.reason}")
-        events: list = []
+        events: list[ParsedEvent] = []
         self.control_frames = 0
         self.more = False
         self._inflated = 0
@@ -291,7 +291,7 @@ class FrameParser:
             self._start = self._end = 0
         return events
 
-    def _next_frame(self, events: list) -> bool:
+    def _next_frame(self, events: list[ParsedEvent]) -> bool:
         """Parse one frame; False when the buffer holds no complete frame."""
         buf = self._buf
         if not self._in_frame and not self._read_header():
@@ -323,7 +323,8 @@ class FrameParser:
         if self._message_compressed:
             # A fragment of a compressed message is inflated as it comes (RFC 7692 §7.2.2), so its
             # text is validated, and its size checked, before the rest arrives.
-            self._add_inflated(self._inflater.inflate(buf[start : start + length], self._room()))
+            # A compressed message (RSV1) is refused in _read_header unless an inflater was given.
+            self._add_inflated(self._inflater.inflate(buf[start : start + length], self._room()))  # type: ignore[union-attr]
         else:
             if self._validates_text() and not self._utf8.feed(memoryview(buf)[start + self._validated : start + length]):
                 raise InvalidUTF8("invalid UTF-8 in a text message")
@@ -417,7 +418,7 @@ class FrameParser:
         self._in_frame = True
         return True
 
-    def _control_frame(self, opcode: int, payload: bytearray, events: list) -> bool:
+    def _control_frame(self, opcode: int, payload: bytearray, events: list[ParsedEvent]) -> bool:
         """A ping is answered here; a pong or a close frame is an event (§5.5). Apart from
         ``_next_frame`` so that its data frame path stays small (in the compiled twin, measurably)."""
         self.control_frames += 1
@@ -431,7 +432,7 @@ class FrameParser:
             self._closed = True
         return True
 
-    def _queue_pong(self, payload) -> None:
+    def _queue_pong(self, payload: bytearray) -> None:
         # §5.5.2: a pong carries its ping's payload. §5.5.3 would allow answering only the latest
         # ping, but a peer waiting for the pong of one particular ping (matched by its payload)
         # would wait for ever: one pong per ping, in order, is right for every peer. A client
@@ -474,14 +475,14 @@ class FrameParser:
     def _fill_direct(self, nbytes: int) -> None:
         """Unmask and validate the next ``nbytes`` of the payload, which are in place."""
         start = self._filled
-        view = memoryview(self._direct)[start : start + nbytes]  # type: ignore[arg-type]
+        view = memoryview(self._direct)[start : start + nbytes]  # type: ignore[arg-type]  # set while a frame is received directly
         if self._key is not None:
             mask_inplace(view, self._key, start)
         if self._message_opcode == OP_TEXT and not self._utf8.feed(view):
             raise InvalidUTF8("invalid UTF-8 in a text message")
         self._filled = start + nbytes
 
-    def _received_direct(self, nbytes: int) -> list:
+    def _received_direct(self, nbytes: int) -> list[ParsedEvent]:
         """``nbytes`` more of the direct frame's payload are in place: the message once complete."""
         if self._error is not None:
             raise InvalidState(f"the frame stream already failed: {self._error.reason}")
@@ -498,7 +499,7 @@ class FrameParser:
             opcode = self._message_opcode
             self._end_message()
             # The payload is exactly ``length`` bytes: get_buffer() never offers past the frame.
-            message = _decode(payload) if opcode == OP_TEXT else bytes(payload)  # type: ignore[arg-type]
+            message = _decode(payload) if opcode == OP_TEXT else bytes(payload)  # type: ignore[arg-type]  # _direct was set
             self._count(opcode, length)
             return [message]
         except ProtocolError as error:
@@ -506,23 +507,25 @@ class FrameParser:
             error.events = []
             raise
 
-    def _feed_direct(self, data) -> list:
+    def _feed_direct(self, data: BytesLike) -> list[ParsedEvent]:
         """``feed()`` while a frame is received directly: its payload first, then the rest as usual."""
         taken = min(self._length - self._filled, len(data))
         target, filled = self._direct, self._filled
-        target[filled : filled + taken] = memoryview(data)[:taken]  # type: ignore[index]
+        target[filled : filled + taken] = memoryview(data)[:taken]  # type: ignore[index]  # _direct is set
         events = self._received_direct(taken)
         if taken < len(data):
             events += self.feed(memoryview(data)[taken:])
         return events
 
-    def _whole_message(self, buf: bytearray, start: int, length: int):
+    def _whole_message(self, buf: bytearray, start: int, length: int) -> str | bytes:
         """A message in a single frame: decoding it validates it, so no separate UTF-8 pass."""
         opcode = self._message_opcode
         compressed = self._message_compressed
         self._end_message()
+        message: str | bytes
         if compressed:
-            inflater = self._inflater
+            # RSV1 is refused in _read_header unless an inflater was given.
+            inflater: Inflater = self._inflater  # type: ignore[assignment]
             room = self._room()
             payload = inflater.inflate(buf[start : start + length], room)
             rest = inflater.finish(room - len(payload) if room >= 0 else -1)
@@ -538,14 +541,15 @@ class FrameParser:
         self._count(opcode, length)
         return message
 
-    def _assembled_message(self):
+    def _assembled_message(self) -> str | bytes:
         if self._message_compressed:
-            self._add_inflated(self._inflater.finish(self._room()))  # type: ignore[union-attr]
+            self._add_inflated(self._inflater.finish(self._room()))  # type: ignore[union-attr]  # compressed: an inflater was given
             self._inflated += len(self._fragments)
         payload = bytes(self._fragments)
         opcode = self._message_opcode
         complete = self._utf8.complete
         self._end_message()
+        message: str | bytes
         if opcode == OP_BINARY:
             message = payload
         elif not complete:
@@ -601,7 +605,7 @@ def _compressed_limit(limit: int) -> int:
     return min(limit + limit // 8 + 1024, 2**63 - 1)
 
 
-def _decode(data, start: int = 0, length: int | None = None, problem: str = "invalid UTF-8 in a text message") -> str:
+def _decode(data: BytesLike, start: int = 0, length: int | None = None, problem: str = "invalid UTF-8 in a text message") -> str:
     try:
         if length is None:
             return str(data, "utf-8")
@@ -638,7 +642,7 @@ class FrameWriter:
         # Messages framed, and their size in bytes before compressing (a text message's UTF-8).
         self.text_sent = self.text_bytes_sent = self.binary_sent = self.binary_bytes_sent = 0
 
-    def text(self, data: str, compress: bool = True) -> bytes | tuple[bytes, bytes]:
+    def text(self, data: str, compress: bool = True) -> EncodedMessage:
         if type(data) is not str:
             data = as_str(data, "text() data")
         payload = data.encode("utf-8")
@@ -646,33 +650,33 @@ class FrameWriter:
         self.text_bytes_sent += len(payload)
         return self._message(OP_TEXT, payload, compress)
 
-    def binary(self, data, compress: bool = True) -> bytes | tuple[bytes, bytes]:
+    def binary(self, data: BytesLike, compress: bool = True) -> EncodedMessage:
         data = byte_view(data, "binary() data")
         self.binary_sent += 1
         self.binary_bytes_sent += len(data)
         return self._message(OP_BINARY, data, compress)
 
-    def ping(self, data=b"") -> bytes:
+    def ping(self, data: BytesLike = b"") -> bytes:
         return self._control(OP_PING, data)
 
-    def pong(self, data=b"") -> bytes:
+    def pong(self, data: BytesLike = b"") -> bytes:
         return self._control(OP_PONG, data)
 
     def close(self, code: int | None = 1000, reason: str = "") -> bytes:
         """A close frame; ``code=None`` sends one with no payload (the peer reports 1005)."""
         return self._frame(OP_CLOSE, close_payload(code, reason), True, False)
 
-    def _control(self, opcode: int, data) -> bytes:
+    def _control(self, opcode: int, data: BytesLike) -> bytes:
         data = byte_view(data, "ping() data" if opcode == OP_PING else "pong() data")
         if len(data) > MAX_CONTROL_PAYLOAD:
             raise ValueError(f"control frame payload is {len(data)} bytes; at most {MAX_CONTROL_PAYLOAD} (§5.5)")
         return self._frame(opcode, data, True, False)
 
-    def _message(self, opcode: int, payload, compress: bool) -> bytes | tuple[bytes, bytes]:
+    def _message(self, opcode: int, payload: BytesLike, compress: bool) -> EncodedMessage:
         deflater = self._deflater
         compressed = deflater is not None and compress and len(payload) >= deflater.min_size
         if compressed:
-            packed = deflater.compress(payload)  # type: ignore[union-attr]
+            packed = deflater.compress(payload)  # type: ignore[union-attr]  # compressed: not None
             if packed is None:
                 compressed = False  # deflate would not make it smaller: sent as it is
             else:
@@ -690,11 +694,11 @@ class FrameWriter:
             frames.append(self._frame(opcode if first else OP_CONTINUATION, view[offset : offset + size], last, compressed and first))
         return b"".join(frames)
 
-    def _frame(self, opcode: int, payload, fin: bool, rsv1: bool) -> bytes:
+    def _frame(self, opcode: int, payload: BytesLike, fin: bool, rsv1: bool) -> bytes:
         return _encode(opcode, payload, fin, rsv1, self._keys.next() if self._client else None)
 
 
-def encode_frame(opcode: int, payload, *, fin: bool = True, rsv1: bool = False, mask_key: bytes | None = None) -> bytes:
+def encode_frame(opcode: int, payload: BytesLike, *, fin: bool = True, rsv1: bool = False, mask_key: BytesLike | None = None) -> bytes:
     """One frame's bytes (§5.2): header, then the payload, masked with ``mask_key`` if given."""
     opcode = operator.index(opcode)
     if not 0 <= opcode <= 0xF:
@@ -707,7 +711,7 @@ def encode_frame(opcode: int, payload, *, fin: bool = True, rsv1: bool = False, 
     return _encode(opcode, payload, fin, rsv1, mask_key)
 
 
-def _encode(opcode: int, payload, fin: bool, rsv1: bool, mask_key: bytes | None) -> bytes:
+def _encode(opcode: int, payload: BytesLike, fin: bool, rsv1: bool, mask_key: bytes | None) -> bytes:
     """``payload`` is bytes, a bytearray or a flat byte memoryview (``byte_view``)."""
     header = _header(opcode, len(payload), fin, rsv1, 0x80 if mask_key is not None else 0)
     if mask_key is None:

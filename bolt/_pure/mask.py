@@ -10,6 +10,7 @@ many times faster than a loop over bytes.
 from __future__ import annotations
 
 import operator
+from typing import Literal, overload
 
 BytesLike = bytes | bytearray | memoryview
 
@@ -62,6 +63,10 @@ def _copy_key(key: BytesLike) -> bytes:
     return key_bytes
 
 
+@overload
+def _byte_view(obj: BytesLike, *, writable: Literal[True], what: str) -> bytearray | memoryview: ...
+@overload
+def _byte_view(obj: BytesLike, *, writable: bool, what: str) -> BytesLike: ...
 def _byte_view(obj: BytesLike, *, writable: bool, what: str) -> BytesLike:
     """``obj`` as one contiguous run of bytes, or the TypeError the compiled twin raises."""
     # The common types already are; skipping the memoryview saves a fifth of a 16-byte call.

@@ -30,7 +30,7 @@ class ExpiryTimer:
     def __init__(self, session: HandshakingSession, expires_at: float, reason: str = "token expired") -> None:
         self.session = session
         self.reason = reason
-        self.closing: asyncio.Task | None = None
+        self.closing: asyncio.Task[None] | None = None
         loop = asyncio.get_running_loop()
         # exp is wall-clock time (RFC 7519 §2 NumericDate); the loop's clock is monotonic, so convert once.
         self.handle: asyncio.TimerHandle = loop.call_later(max(0.0, expires_at - time.time()), self._expire)
@@ -47,7 +47,7 @@ class ExpiryTimer:
         elif state is State.CONNECTING:
             self.handle = asyncio.get_running_loop().call_later(RECHECK_SECONDS, self._expire)
 
-    def _connection_ended(self, _: asyncio.Task) -> None:
+    def _connection_ended(self, _: asyncio.Task[None]) -> None:
         self.handle.cancel()
 
     def cancel(self) -> None:

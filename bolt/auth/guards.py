@@ -16,7 +16,7 @@ Every guard of a route must pass, in order. A guard that finds no authenticated 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bolt.auth.base import AuthenticationFailed, BaseGuard
 
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-def _require_user(websocket: WebSocket) -> dict:
+def _require_user(websocket: WebSocket) -> dict[str, Any]:
     context = websocket.context
     if context.get("user_id") is None:
         raise AuthenticationFailed("authentication required")
@@ -71,7 +71,7 @@ class _PermissionGuard(BaseGuard):
             raise ValueError(f"{type(self).__name__} needs one or more permission names")
         self.permissions = frozenset(permissions)
 
-    def _granted(self, websocket: WebSocket) -> frozenset:
+    def _granted(self, websocket: WebSocket) -> frozenset[str]:
         return frozenset(_require_user(websocket).get("permissions") or ())
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from bolt.auth.base import AuthenticationFailed, ConfigurationError, identity
@@ -47,7 +48,7 @@ KEY_TYPES = {
 }
 
 
-def _import_pyjwt():
+def _import_pyjwt() -> ModuleType:
     try:
         import jwt
     except ImportError as error:
@@ -173,7 +174,7 @@ class JWTAuthentication:
         """The verified claims of ``token``; ``AuthenticationFailed`` with a fixed reason if not."""
         jwt = self._jwt
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._key,
                 algorithms=self.algorithms,

@@ -112,7 +112,8 @@ class TokenReader:
             if self.query_param in websocket.query_params:
                 # query_params keeps the first value of a repeated key; the raw query has them all,
                 # so ``?token=a&token=b`` is seen as the disagreement it is.
-                query_string = websocket._session.request.query_string
+                # The request has come: the handshake is being authenticated.
+                query_string = websocket._session.request.query_string  # type: ignore[union-attr]
                 for key, value in parse_query(query_string):
                     if key == self.query_param:
                         yield value

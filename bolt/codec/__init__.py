@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from bolt.events import Close, Event, Pong
 
@@ -63,14 +64,22 @@ def _select() -> SimpleNamespace:
 
 _implementation = _select()
 IMPLEMENTATION: str = _implementation.NAME
-FrameParser = _implementation.FrameParser
-FrameWriter = _implementation.FrameWriter
-Inflater = _implementation.Inflater
-Deflater = _implementation.Deflater
-Utf8Validator = _implementation.Utf8Validator
-is_valid_utf8 = _implementation.is_valid_utf8
-mask = _implementation.mask
-mask_inplace = _implementation.mask_inplace
+if TYPE_CHECKING:
+    # Both twins present one interface (bolt/_speedups/*.pyi match the pure modules), so the
+    # layers above are type-checked against the pure twin's classes, whichever runs.
+    from bolt._pure.deflate import Deflater, Inflater
+    from bolt._pure.frames import FrameParser, FrameWriter
+    from bolt._pure.mask import mask, mask_inplace
+    from bolt._pure.utf8 import Utf8Validator, is_valid_utf8
+else:
+    FrameParser = _implementation.FrameParser
+    FrameWriter = _implementation.FrameWriter
+    Inflater = _implementation.Inflater
+    Deflater = _implementation.Deflater
+    Utf8Validator = _implementation.Utf8Validator
+    is_valid_utf8 = _implementation.is_valid_utf8
+    mask = _implementation.mask
+    mask_inplace = _implementation.mask_inplace
 
 __all__ = [
     "IMPLEMENTATION",

@@ -72,7 +72,7 @@ class Hub:
         # group -> {member: its session}, in the order they joined.
         self._members: dict[str, dict[Any, Session]] = {}
         # group -> the broker's subscription in progress (joins wait for it), while pending.
-        self._subscribing: dict[str, asyncio.Future] = {}
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
         self._stats = BroadcastStats()
 
     @property

@@ -26,6 +26,7 @@ import logging
 import os
 import random
 from collections import deque
+from typing import TYPE_CHECKING
 
 from bolt.exceptions import ConfigurationError
 from bolt.groups.brokers import Deliver
@@ -36,7 +37,11 @@ try:
     from redis.backoff import NoBackoff
     from redis.exceptions import RedisError
 except ImportError:  # the optional extra: bolt-ws[redis]
-    Redis = None
+    Redis = None  # type: ignore[assignment, misc]  # RedisBroker() then refuses to be made
+
+if TYPE_CHECKING:
+    from redis.asyncio.client import PubSub
+    from redis.asyncio.connection import Connection
 
 logger = logging.getLogger("bolt.groups")
 
@@ -50,6 +55,14 @@ class RedisBroker:
     """Broadcast groups shared by every process connected to the Redis server at ``url``."""
 
     spans_processes = True
+
+    # Set by start(), which comes before any other call but subscribe() and unsubscribe() (which
+    # do not use them before the subscriber is up); publish() checks _outbox_ready for None.
+    _deliver: Deliver
+    _loop: asyncio.AbstractEventLoop
+    _commands_ready: asyncio.Event
+    _outbox_ready: asyncio.Event
+    _first_attempt: asyncio.Future[None]
 
     def __init__(
         self,
@@ -75,19 +88,20 @@ class RedisBroker:
         # Subscriber: commands to send, in order, and per channel the joins waiting for Redis to
         # confirm a SUBSCRIBE (it confirms each channel in the order they were asked for).
         self._commands: deque[tuple[str, bytes]] = deque()
-        self._confirmations: dict[bytes, deque[asyncio.Future]] = {}
+        self._confirmations: dict[bytes, deque[asyncio.Future[None]]] = {}
         self._subscribed = False  # the subscriber's connection is up and takes commands
         # Publisher: (channel, message) waiting to be sent, and their size in bytes.
         self._outbox: deque[tuple[bytes, bytes]] = deque()
         self._outbox_bytes = 0
         self._publish_retry_at = 0.0
         self._origin = b""
-        self._deliver: Deliver | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._commands_ready: asyncio.Event | None = None
-        self._outbox_ready: asyncio.Event | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._first_attempt: asyncio.Future | None = None
+        # None until start(): see the class annotations.
+        self._deliver = None  # type: ignore[assignment]
+        self._loop = None  # type: ignore[assignment]
+        self._commands_ready = None  # type: ignore[assignment]
+        self._outbox_ready = None  # type: ignore[assignment]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._first_attempt = None  # type: ignore[assignment]
         self._stopping = False
 
     def __repr__(self) -> str:
@@ -141,7 +155,7 @@ class RedisBroker:
         self._tasks = []
         self._release_joins()
 
-    def subscribe(self, group: str) -> asyncio.Future | None:
+    def subscribe(self, group: str) -> asyncio.Future[None] | None:
         self._wanted[group] = None
         if not self._subscribed:
             return None  # subscribed with every wanted group when the connection is made
@@ -182,7 +196,7 @@ class RedisBroker:
             pubsub = client.pubsub()
             writer = None
             try:
-                await pubsub.connect()
+                await pubsub.connect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
                 self._attempted()
                 if reported:
                     logger.info("Redis broker %s: subscriber connected again", self.url)
@@ -223,7 +237,7 @@ class RedisBroker:
         if not self._first_attempt.done():
             self._first_attempt.set_result(None)
 
-    async def _send_commands(self, pubsub) -> None:
+    async def _send_commands(self, pubsub: PubSub) -> None:
         """Send the queued SUBSCRIBE and UNSUBSCRIBE commands, in order. A failed write closes
         the connection (redis-py does), which ends the reader too."""
         ready = self._commands_ready
@@ -241,7 +255,7 @@ class RedisBroker:
                 else:
                     await pubsub.execute_command(verb, channel)
 
-    async def _read(self, pubsub) -> None:
+    async def _read(self, pubsub: PubSub) -> None:
         origin = self._origin
         prefix = len(self.prefix.encode())
         header = len(MAGIC) + ORIGIN_SIZE
@@ -319,17 +333,17 @@ class RedisBroker:
             await _close(None, client)
 
 
-def _check_connected(connection) -> None:
+def _check_connected(connection: Connection | None) -> None:
     """redis-py connects again by itself before a read or a write; this module must not let it,
     since a new connection has none of the subscriptions: it reconnects itself, and subscribes."""
-    if not connection.is_connected:
+    if not connection.is_connected:  # type: ignore[union-attr]  # pubsub.connect() made it
         raise ConnectionError("the connection to Redis closed")
 
 
-async def _close(pubsub, client) -> None:
+async def _close(pubsub: PubSub | None, client: Redis) -> None:
     try:
         if pubsub is not None:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         await client.aclose()
     except (RedisError, OSError):
         pass

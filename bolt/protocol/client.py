@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from bolt.exceptions import HandshakeError, InvalidState
 from bolt.protocol.connection import Connection, State
@@ -21,6 +22,11 @@ from bolt.protocol.handshake import (
     parse_extension_header,
     verify_response,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from bolt.protocol.connection import ConnectionOptions
 
 
 class ClientConnection(Connection):
@@ -47,7 +53,7 @@ class ClientConnection(Connection):
         deflate: PerMessageDeflate | None = None,
         max_header_bytes: int = 16384,
         max_headers: int = 128,
-        **options,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         super().__init__(client=True, **options)
         self.state = State.CONNECTING
@@ -71,7 +77,7 @@ class ClientConnection(Connection):
     def request_bytes(self) -> bytes:
         return self.handshake.request_bytes()
 
-    def receive_response(self, data) -> Response | None:
+    def receive_response(self, data: bytes | bytearray | memoryview) -> Response | None:
         """Feed the server's answer; the ``Response`` once complete and verified (State.OPEN).
 
         ``HandshakeRejected`` carries the status of a refusal, ``HandshakeError`` any other failure

@@ -16,15 +16,37 @@ CLOSING (a close frame was sent or received, or the peer broke the protocol), CL
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from bolt import codec
 from bolt.close_codes import CloseCode
-from bolt.events import Close
+from bolt._coerce import BytesLike
+from bolt.events import Close, EncodedMessage, ParsedEvent
 from bolt.exceptions import ConnectionClosed, ProtocolError
 
 if TYPE_CHECKING:
+    from typing import TypedDict
+
     from bolt.protocol.deflate import DeflateConfig
+
+    class _Limits(TypedDict):
+        max_message_size: int | None
+        max_frame_size: int | None
+
+    class CodecOptions(TypedDict, total=False):
+        """The limits a connection passes to its codec (``Settings.codec_options()``)."""
+
+        max_message_size: int | None
+        max_frame_size: int | None
+        fragment_size: int | None
+
+    class ConnectionOptions(CodecOptions, total=False):
+        """The keyword arguments of ``Connection`` that the handshake roles pass on."""
+
+        hold_violations: bool
+
+
+_Input = TypeVar("_Input")
 
 MAX_CLOSE_REASON = 123
 
@@ -60,7 +82,7 @@ class Connection:
     ) -> None:
         self.client = client
         self.state = State.OPEN
-        self._limits = {"max_message_size": max_message_size, "max_frame_size": max_frame_size}
+        self._limits: _Limits = {"max_message_size": max_message_size, "max_frame_size": max_frame_size}
         self._fragment_size = fragment_size
         self._parser = codec.FrameParser(client=client, **self._limits)
         self._writer = codec.FrameWriter(client=client, fragment_size=fragment_size, zero_copy=True)
@@ -101,7 +123,7 @@ class Connection:
 
     # Receiving
 
-    def receive_data(self, data) -> list:
+    def receive_data(self, data: BytesLike) -> list[ParsedEvent]:
         """Parse ``data`` and return the events the application should see.
 
         Every ping is answered (§5.5.2) and a close frame is echoed (§5.5.1); those replies wait in
@@ -111,7 +133,7 @@ class Connection:
         """
         return self._receive(self._parser.feed, data)
 
-    def buffer_updated(self, nbytes: int) -> list:
+    def buffer_updated(self, nbytes: int) -> list[ParsedEvent]:
         """``nbytes`` were read into the last ``get_buffer`` view; like ``receive_data``.
 
         ``needs_attention`` then says whether that read brought anything but messages (a control
@@ -138,11 +160,11 @@ class Connection:
         budget for one call (``parse_buffered()`` goes on once the application caught up)."""
         return self._parser.more
 
-    def parse_buffered(self) -> list:
+    def parse_buffered(self) -> list[ParsedEvent]:
         """Parse what is already buffered, as if it had just been read."""
         return self._receive(self._parser.feed, b"")
 
-    def _receive(self, parse, data) -> list:
+    def _receive(self, parse: Callable[[_Input], list[ParsedEvent]], data: _Input) -> list[ParsedEvent]:
         """Parse with ``parse(data)``, in any state.
 
         After a violation (held or acted on), or once TCP closed, nothing more is parsed. After we
@@ -169,7 +191,7 @@ class Connection:
             self._react(events)
         return events
 
-    def _failed(self, error: ProtocolError) -> list:
+    def _failed(self, error: ProtocolError) -> list[ParsedEvent]:
         self._react(error.events)
         if self.hold_violations and self.state is State.OPEN:
             self.violation = error
@@ -192,7 +214,7 @@ class Connection:
         """The TCP connection is closed (by the peer, or by us after the close handshake)."""
         self.state = State.CLOSED
 
-    def _react(self, events: list) -> None:
+    def _react(self, events: list[ParsedEvent]) -> None:
         # §5.5.2: every ping gets a pong with its payload, in order. The codec writes them itself
         # (no object per ping) and they leave together, in one write per read. Once a close frame
         # was sent, nothing more is (§5.5.1).
@@ -232,7 +254,7 @@ class Connection:
         self._output.clear()
         return data
 
-    def send_text(self, data: str, compress: bool = True) -> bytes | tuple:
+    def send_text(self, data: str, compress: bool = True) -> EncodedMessage:
         """A text message's frames; ``compress=False`` sends it uncompressed even where
         permessage-deflate was agreed.
 
@@ -244,17 +266,17 @@ class Connection:
             raise self.closed_error()
         return self._writer.text(data, compress)
 
-    def send_binary(self, data, compress: bool = True) -> bytes | tuple:
+    def send_binary(self, data: BytesLike, compress: bool = True) -> EncodedMessage:
         """A binary message's frames, as ``send_text`` returns them."""
         if self.state is not OPEN:
             raise self.closed_error()
         return self._writer.binary(data, compress)
 
-    def send_ping(self, data=b"") -> bytes:
+    def send_ping(self, data: BytesLike = b"") -> bytes:
         self._check_open()
         return self._writer.ping(data)
 
-    def send_pong(self, data=b"") -> bytes:
+    def send_pong(self, data: BytesLike = b"") -> bytes:
         self._check_open()
         return self._writer.pong(data)
 
@@ -332,7 +354,7 @@ class Connection:
         return ""
 
 
-def _control_only(events: list) -> list:
+def _control_only(events: list[ParsedEvent]) -> list[ParsedEvent]:
     return [event for event in events if type(event) is not str and type(event) is not bytes]
 
 

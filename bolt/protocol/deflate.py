@@ -15,6 +15,7 @@ and a client refuses a response whose ``client_max_window_bits`` is 8.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bolt.exceptions import HandshakeError
 from bolt.protocol.extensions import ExtensionParams
@@ -235,14 +236,15 @@ class PerMessageDeflate:
         )
 
 
-def _read(params: ExtensionParams, *, offer: bool) -> dict:
+def _read(params: ExtensionParams, *, offer: bool) -> dict[str, Any]:
     """One permessage-deflate element's parameters, checked against RFC 7692 §7.1.
 
     Flags map to True, a window size to its int, and ``client_max_window_bits`` without a value
     (allowed in an offer only, §7.1.2.2) to None. ``HandshakeError`` names the parameter at fault
     and never repeats its value.
     """
-    read: dict = {}
+    # Any: the name says which a value is (True, a window size, or None), which a dict cannot.
+    read: dict[str, Any] = {}
     for name, value in params:
         if name in _FLAGS:
             if value is not None:

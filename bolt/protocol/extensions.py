@@ -53,23 +53,23 @@ def parse_extension_header(values: Iterable[str]) -> list[ExtensionOffer]:
     """
     offers: list[ExtensionOffer] = []
     for value in values:
-        position = _LIST_SEPARATORS.match(value).end()
+        position = _LIST_SEPARATORS.match(value).end()  # type: ignore[union-attr]  # matches the empty string
         while position < len(value):
             name, position = _token(value, position)
             params: ExtensionParams = []
-            position = _OWS.match(value, position).end()
+            position = _OWS.match(value, position).end()  # type: ignore[union-attr]  # matches the empty string
             while value.startswith(";", position):
-                param, position = _token(value, _OWS.match(value, position + 1).end())
-                position = _OWS.match(value, position).end()
+                param, position = _token(value, _OWS.match(value, position + 1).end())  # type: ignore[union-attr]  # matches the empty string
+                position = _OWS.match(value, position).end()  # type: ignore[union-attr]  # matches the empty string
                 param_value = None
                 if value.startswith("=", position):
-                    param_value, position = _param_value(value, _OWS.match(value, position + 1).end())
-                    position = _OWS.match(value, position).end()
+                    param_value, position = _param_value(value, _OWS.match(value, position + 1).end())  # type: ignore[union-attr]  # matches the empty string
+                    position = _OWS.match(value, position).end()  # type: ignore[union-attr]  # matches the empty string
                 params.append((param, param_value))
             if position < len(value) and value[position] != ",":
                 raise _malformed(value)
             offers.append((name, params))
-            position = _LIST_SEPARATORS.match(value, position).end()
+            position = _LIST_SEPARATORS.match(value, position).end()  # type: ignore[union-attr]  # matches the empty string
     return offers
 
 

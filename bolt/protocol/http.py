@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from http import HTTPStatus
+from typing import overload
 from urllib.parse import unquote, urlsplit
 
 from httptools import (
@@ -93,6 +94,10 @@ class Headers:
         for name, value in self._fields:
             self._by_name.setdefault(name.lower(), []).append(value)
 
+    @overload
+    def get(self, name: str, default: None = None) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of the first field called ``name``, or ``default``."""
         values = self._by_name.get(name.lower())
@@ -226,7 +231,8 @@ class _HeaderBlockParser:
             try:
                 self._http.feed_data(window[start:stop])
             except HttpParserUpgrade as upgrade:
-                return start + upgrade.args[0]
+                offset: int = upgrade.args[0]  # where the upgrade's header block ends
+                return start + offset
             except HttpParserCallbackError as error:
                 if isinstance(error.__context__, HandshakeError):
                     raise error.__context__ from None
@@ -359,7 +365,7 @@ class ResponseParser(_HeaderBlockParser):
             if not self._headers_done or "Content-Length" in headers or "Transfer-Encoding" in headers:
                 raise HandshakeError("The connection closed before the end of the HTTP response")
             self._complete(bytes(self._body))
-        return self._response
+        return self._response  # type: ignore[return-value]  # set by on_message_complete or _complete
 
     def on_message_begin(self) -> None:
         self._reason = b""

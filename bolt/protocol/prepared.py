@@ -9,6 +9,7 @@ clear), so an uncompressed frame is valid on a connection that agreed to compres
 from __future__ import annotations
 
 from bolt import codec
+from bolt._coerce import as_str
 from bolt.exceptions import ProtocolError
 
 
@@ -23,14 +24,17 @@ class PreparedMessage:
 
     def __init__(self, data: str | bytes | bytearray | memoryview, fragment_size: int | None = None) -> None:
         if isinstance(data, str):
-            self._data: str | bytes = data
+            # An exact str: a str subclass (a StrEnum member) is sent as its text, as send_text() does.
+            self._data: str | bytes = as_str(data, "broadcast data")
         elif isinstance(data, (bytes, bytearray, memoryview)):
             self._data = bytes(data)
         else:
             raise TypeError(f"a broadcast is str (text) or bytes-like (binary), not {type(data).__name__}")
         writer = codec.FrameWriter(client=False, fragment_size=fragment_size)
-        frame = writer.text(self._data, False) if type(self._data) is str else writer.binary(self._data, False)
-        self._frame = bytes(frame)
+        data = self._data
+        frame = writer.text(data, False) if isinstance(data, str) else writer.binary(data, False)
+        # Without zero_copy a writer returns bytes, never a (header, payload) pair.
+        self._frame = bytes(frame)  # type: ignore[arg-type]
         #: The payload's size in bytes (a text message's UTF-8), as connections count what they send.
         self.size = writer.text_bytes_sent + writer.binary_bytes_sent
 
@@ -45,7 +49,7 @@ class PreparedMessage:
         if len(events) != 1 or type(events[0]) not in (str, bytes) or parser.buffered:
             raise ProtocolError("not exactly one data message")
         message = cls.__new__(cls)
-        message._data = events[0]
+        message._data = events[0]  # type: ignore[assignment]  # a str or bytes: checked above
         message._frame = bytes(frame)
         message.size = parser.text_bytes_received + parser.binary_bytes_received
         return message

@@ -14,6 +14,7 @@ a WebSocket route a 426, as a user would expect.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from bolt.exceptions import HandshakeError, InvalidState
 from bolt.protocol.connection import Connection, State
@@ -30,6 +31,11 @@ from bolt.protocol.handshake import (
     validate_upgrade,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from bolt.protocol.connection import ConnectionOptions
+
 
 class ServerConnection(Connection):
     """A server's connection: the opening handshake (CONNECTING), then ``Connection``'s life.
@@ -45,19 +51,19 @@ class ServerConnection(Connection):
         extensions: Iterable[ServerExtension] = (),
         max_header_bytes: int = 16384,
         max_headers: int = 128,
-        **options,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         super().__init__(client=False, **options)
         self.state = State.CONNECTING
         self.request: Request | None = None
         self.subprotocol: str | None = None
         self.extensions: list[object] = []
-        self._request_parser = RequestParser(max_header_bytes, max_headers)
+        self._request_parser: RequestParser | None = RequestParser(max_header_bytes, max_headers)
         self._extensions = list(extensions)
         self._key: str | None = None
         self._trailing = b""
 
-    def receive_request(self, data) -> Request | None:
+    def receive_request(self, data: bytes | bytearray | memoryview) -> Request | None:
         """Feed the request's bytes; return the ``Request`` once its head is complete.
 
         Raises ``HandshakeError`` (400, 431) for a request that cannot be parsed: answer it with
@@ -69,9 +75,10 @@ class ServerConnection(Connection):
             # A client may pipeline frames behind its request: keep them for after the 101.
             self._trailing += bytes(data)
             return None
-        self.request = self._request_parser.feed(data)
+        # The parser is dropped only once the request is complete (below).
+        self.request = self._request_parser.feed(data)  # type: ignore[union-attr]
         if self.request is not None:
-            self._trailing = self._request_parser.trailing
+            self._trailing = self._request_parser.trailing  # type: ignore[union-attr]  # as above
             self._request_parser = None  # its llhttp state is not needed for the connection's life
         return self.request
 
@@ -107,9 +114,10 @@ class ServerConnection(Connection):
             raise InvalidState(f"accept() after the handshake; the connection is {self.state.name}")
         if subprotocol is not None and subprotocol not in self.offered_subprotocols:
             raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
+        # check_upgrade() above raised unless the request (and so its key) has come.
         agreed = negotiate_extensions(self.request, self._extensions)  # type: ignore[arg-type]
         elements = [element for element, _ in agreed]
-        response = accept_response(self._key, subprotocol, elements, headers)  # type: ignore[arg-type]
+        response = accept_response(self._key, subprotocol, elements, headers)  # type: ignore[arg-type]  # as above
         self.extensions = [extension for _, extension in agreed]
         for extension in self.extensions:
             if isinstance(extension, DeflateConfig):

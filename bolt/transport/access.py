@@ -42,7 +42,7 @@ class AccessLog:
             # Asking for the access log is asking for its lines, whatever level the rest logs at.
             logger.setLevel(logging.INFO)
 
-    def handshake(self, client: tuple | None, method: str, path: str, status: int, user: Any) -> None:
+    def handshake(self, client: tuple[str, int] | None, method: str, path: str, status: int, user: Any) -> None:
         if not logger.isEnabledFor(logging.INFO):
             return
         if self.json:
@@ -51,7 +51,7 @@ class AccessLog:
         else:
             logger.info('%s "%s %s" %d user=%s', _address(client), method, _clean(path), status, _user(user))
 
-    def closed(self, client: tuple | None, path: str, user: Any, stats: Any) -> None:
+    def closed(self, client: tuple[str, int] | None, path: str, user: Any, stats: Any) -> None:
         if not logger.isEnabledFor(logging.INFO):
             return
         code = stats.close_code
@@ -83,7 +83,7 @@ class AccessLog:
             )
 
 
-def _address(client: tuple | None) -> str:
+def _address(client: tuple[str, int] | None) -> str:
     if client is None:
         return "-"
     host, port = client[0], client[1]
@@ -102,5 +102,5 @@ def _clean(text: str) -> str:
     return json.dumps(text, ensure_ascii=True)[1:-1]
 
 
-def _json(line: dict) -> str:
+def _json(line: dict[str, Any]) -> str:
     return json.dumps(line, separators=(", ", ": "), ensure_ascii=True, default=str)

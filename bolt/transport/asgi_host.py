@@ -44,16 +44,16 @@ class AsgiHost:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.state: dict = {}  # the lifespan's state, copied into each scope (ASGI lifespan spec 2.3)
-        self._lifespan: asyncio.Task | None = None
-        self._lifespan_events: asyncio.Queue | None = None
-        self._lifespan_answer: asyncio.Queue | None = None
+        self.state: dict[str, Any] = {}  # the lifespan's state, copied into each scope (ASGI lifespan spec 2.3)
+        self._lifespan: asyncio.Task[None] | None = None
+        self._lifespan_events: asyncio.Queue[dict[str, Any]] | None = None
+        self._lifespan_answer: asyncio.Queue[dict[str, Any]] | None = None
 
     # Lifespan
 
     async def startup(self) -> None:
-        events: asyncio.Queue = asyncio.Queue()
-        answers: asyncio.Queue = asyncio.Queue()
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         scope = {"type": "lifespan", "asgi": ASGI, "state": self.state}
 
         async def run() -> None:
@@ -78,7 +78,7 @@ class AsgiHost:
         if self._lifespan is None or self._lifespan_events is None:
             return
         await self._lifespan_events.put({"type": "lifespan.shutdown"})
-        answer = await self._lifespan_answer.get()
+        answer = await self._lifespan_answer.get()  # type: ignore[union-attr]  # set with _lifespan_events
         if answer["type"] == "lifespan.shutdown.failed":
             logger.error("the ASGI app's shutdown failed: %s", answer.get("message", ""))
         await asyncio.wait([self._lifespan], timeout=5)
@@ -98,7 +98,7 @@ class AsgiHost:
         else:
             session.respond(400, "Not a WebSocket request")  # HttpSession serves HTTP itself
 
-    def scope(self, session: Any, kind: str) -> dict:
+    def scope(self, session: Any, kind: str) -> dict[str, Any]:
         request = session.request
         raw_path = request.target.split("?", 1)[0]
         scope = {
@@ -141,7 +141,7 @@ class _WebSocketExchange:
         self.session = session
         self.connected = False
         self.disconnected = False
-        self.response: tuple[int, list, list[bytes]] | None = None
+        self.response: tuple[int, list[tuple[str, str]], list[bytes]] | None = None
 
     async def run(self) -> None:
         session = self.session
@@ -159,7 +159,7 @@ class _WebSocketExchange:
         elif session.state is State.OPEN:
             await session.close(CloseCode.NORMAL_CLOSURE)
 
-    async def receive(self) -> dict:
+    async def receive(self) -> dict[str, Any]:
         session = self.session
         if not self.connected:
             self.connected = True
@@ -179,7 +179,7 @@ class _WebSocketExchange:
             return {"type": "websocket.receive", "text": message}
         return {"type": "websocket.receive", "bytes": message}
 
-    async def send(self, event: dict) -> None:
+    async def send(self, event: dict[str, Any]) -> None:
         session = self.session
         kind = event["type"]
         try:

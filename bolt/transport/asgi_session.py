@@ -31,7 +31,7 @@ from bolt.transport.settings import Settings
 from bolt.transport.stats import ConnectionStats
 
 
-def request_from_scope(scope: dict) -> Request:
+def request_from_scope(scope: dict[str, Any]) -> Request:
     """The request head an ASGI ``http`` or ``websocket`` scope describes, as bolt's parser would
     have made it (the path relative to ``root_path``, where the app is mounted)."""
     headers = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ()))
@@ -48,7 +48,7 @@ def request_from_scope(scope: dict) -> Request:
 class AsgiSession:
     """One ASGI ``websocket`` scope, as a ``HandshakingSession``."""
 
-    def __init__(self, scope: dict, receive: Any, send: Any, settings: Settings) -> None:
+    def __init__(self, scope: dict[str, Any], receive: Any, send: Any, settings: Settings) -> None:
         self.scope = scope
         self._receive_event = receive
         self._send_event = send
@@ -66,18 +66,18 @@ class AsgiSession:
         self._close_code: int | None = None
         self._close_reason = ""
         self._closed_by: str | None = None
-        self.inbox: deque = deque()
+        self.inbox: deque[str | bytes] = deque()
         self._inbox_bytes = 0
-        self._receiver: asyncio.Future | None = None
+        self._receiver: asyncio.Future[None] | None = None
         self._room: asyncio.Event = asyncio.Event()
         self._room.set()
-        self._outbox: deque[tuple[dict, int]] = deque()  # (event, its size in the outbox)
+        self._outbox: deque[tuple[dict[str, Any], int]] = deque()  # (event, its size in the outbox)
         self._outbox_bytes = 0
         self._outbox_ready = asyncio.Event()
-        self._drainers: list[asyncio.Future] = []
+        self._drainers: list[asyncio.Future[None]] = []
         self._closed = self.loop.create_future()
         self._sender = asyncio.ensure_future(self._send_forever())
-        self._reader: asyncio.Task | None = None
+        self._reader: asyncio.Task[None] | None = None
         self._opened_at: float | None = None
         self._counts = [0] * 8  # as ConnectionStats: text, text bytes, binary, binary bytes, in then out
 
@@ -125,7 +125,7 @@ class AsgiSession:
             subprotocol = self.default_subprotocol
         if subprotocol is not None and subprotocol not in self.offered_subprotocols:
             raise InvalidState(f"the client did not offer the subprotocol {subprotocol!r}")
-        event: dict = {"type": "websocket.accept", "subprotocol": subprotocol}
+        event: dict[str, Any] = {"type": "websocket.accept", "subprotocol": subprotocol}
         fields = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
         if fields:
             event["headers"] = fields
@@ -227,7 +227,7 @@ class AsgiSession:
 
     # Sending
 
-    def _queue(self, event: dict, size: int) -> None:
+    def _queue(self, event: dict[str, Any], size: int) -> None:
         self._outbox.append((event, size))
         self._outbox_bytes += size
         self._outbox_ready.set()
@@ -354,8 +354,8 @@ class AsgiSession:
 
     def stats(self) -> ConnectionStats:
         opened = self._opened_at
-        return ConnectionStats(
-            *self._counts,
+        return ConnectionStats(  # type: ignore[misc]  # _counts: the first 8 fields, the message counts
+            *self._counts,  # type: ignore[arg-type]
             duration=0.0 if opened is None else time.monotonic() - opened,
             close_code=self._close_code if self._state is not State.OPEN else None,
             closed_by=self._closed_by,

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from bolt.exceptions import HandshakeError
 from bolt.protocol.client import ClientConnection
 from bolt.protocol.connection import State
+from bolt.protocol.http import Response
 from bolt.transport.endpoints import create_connection
 from bolt.transport.settings import Settings
 from bolt.transport.stream import WebSocketStream
@@ -20,22 +21,24 @@ class ClientSession(WebSocketStream):
     """One client connection. ``handshake`` resolves when the server's 101 is verified, or fails
     with ``HandshakeRejected`` (the server answered with another status) or ``HandshakeError``."""
 
+    connection: ClientConnection
+
     def __init__(self, connection: ClientConnection, settings: Settings) -> None:
         super().__init__(settings)
         self.connection = connection
-        self.handshake: asyncio.Future = self.loop.create_future()
+        self.handshake: asyncio.Future[Response] = self.loop.create_future()
         self._response_buffer = bytearray(HANDSHAKE_READ_SIZE)
-        self.local_address: tuple | None = None
+        self.local_address: tuple[str, int] | None = None
 
     @property
-    def response(self):
+    def response(self) -> Response | None:
         """The server's 101 (its headers), once the handshake is done."""
         return self.connection.response
 
-    def connection_made(self, transport) -> None:
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as the base's
         super().connection_made(transport)
         local = transport.get_extra_info("sockname")
-        self.local_address = tuple(local[:2]) if isinstance(local, tuple) else None
+        self.local_address = (local[0], local[1]) if isinstance(local, tuple) else None
         transport.write(self.connection.request_bytes())
 
     def _handshake_buffer(self) -> memoryview:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from bolt.exceptions import ConfigurationError
 
@@ -62,17 +63,32 @@ def _aiofastnet() -> Any:
     return aiofastnet
 
 
-async def create_server(setting: str, factory, host=None, port=None, **options) -> asyncio.AbstractServer:
+_Protocol = TypeVar("_Protocol", bound=asyncio.BaseProtocol)
+
+
+# asyncio.Server, not AbstractServer: its ``sockets`` are read (uvloop's and aiofastnet's servers
+# have them too).
+async def create_server(
+    setting: str,
+    factory: Callable[[], asyncio.BaseProtocol],
+    host: str | None = None,
+    port: int | None = None,
+    **options: Any,
+) -> asyncio.Server:
     loop = asyncio.get_running_loop()
     module = choose(setting)
     if module is None:
         return await loop.create_server(factory, host, port, **options)
-    return await module.create_server(loop, factory, host, port, **options)
+    server: asyncio.Server = await module.create_server(loop, factory, host, port, **options)
+    return server
 
 
-async def create_connection(setting: str, factory, host=None, port=None, **options) -> tuple:
+async def create_connection(
+    setting: str, factory: Callable[[], _Protocol], host: str, port: int, **options: Any
+) -> tuple[asyncio.Transport, _Protocol]:
     loop = asyncio.get_running_loop()
     module = choose(setting)
     if module is None:
         return await loop.create_connection(factory, host, port, **options)
-    return await module.create_connection(loop, factory, host, port, **options)
+    connected: tuple[asyncio.Transport, _Protocol] = await module.create_connection(loop, factory, host, port, **options)
+    return connected

@@ -11,6 +11,7 @@ import os
 import signal
 import ssl as ssl_module
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from bolt.transport.endpoints import check as check_transport
@@ -65,7 +66,7 @@ async def serve(
         await server.shutdown()
 
 
-def _serve_in_process(app: Any, host: str, port: int, ssl, reuse_port: bool, loop_kind: str, log_level: str) -> None:
+def _serve_in_process(app: Any, host: str, port: int, ssl: ssl_module.SSLContext | None, reuse_port: bool, loop_kind: str, log_level: str) -> None:
     configure_logging(log_level)
     loop = new_event_loop(loop_kind)
     try:
@@ -123,7 +124,7 @@ def run(
         raise SystemExit(1)
 
 
-def _supervise(processes: list) -> bool:
+def _supervise(processes: Sequence[multiprocessing.process.BaseProcess]) -> bool:
     """Wait for the workers to end; False if one ended before a shutdown was asked for."""
     stopping = False
 
@@ -133,7 +134,7 @@ def _supervise(processes: list) -> bool:
         for process in processes:
             # is_alive() reaps a worker that has exited, so its pid is never signalled after reuse.
             if process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)
+                os.kill(process.pid, signal.SIGTERM)  # type: ignore[arg-type]  # started: it has a pid
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
@@ -144,7 +145,8 @@ def _supervise(processes: list) -> bool:
         for process in [process for process in running if not process.is_alive()]:
             running.remove(process)
             if not stopping:
-                logger.error("worker %d %s: stopping the other workers", process.pid, _exit_status(process.exitcode))
+                # Not alive any more: it has an exit code.
+                logger.error("worker %d %s: stopping the other workers", process.pid, _exit_status(process.exitcode))  # type: ignore[arg-type]
                 healthy = False
                 stop()
     return healthy

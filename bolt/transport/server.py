@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as ssl_module
+from typing import Any
 
 from bolt.close_codes import CloseCode
 from bolt.protocol.connection import State
@@ -35,7 +36,7 @@ class Server:
         self.sessions: set[ServerSession] = set()
         # Every session whose application task may still run, including those whose client left.
         self._running: set[ServerSession] = set()
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[asyncio.Server] = []
         self._shutting_down = False
         self._started_app = False
         self.access_log = None if self.settings.access_log == "off" else AccessLog(self.settings.access_log)
@@ -53,7 +54,7 @@ class Server:
         sock: socket.socket | None = None,
         reuse_port: bool = False,
         backlog: int = 2048,
-    ) -> list[tuple]:
+    ) -> list[tuple[Any, ...]]:
         """Listen, and return the addresses bound (port 0 picks a free port).
 
         An application with a ``prepare()`` method has it called first: an exception there (a
@@ -100,10 +101,10 @@ class Server:
                 await shutdown()
 
     @property
-    def addresses(self) -> list[tuple]:
+    def addresses(self) -> list[tuple[Any, ...]]:
         return [s.getsockname() for server in self._servers for s in server.sockets]
 
-    def listening_sockets(self) -> list:
+    def listening_sockets(self) -> list[socket.socket]:
         return [s for server in self._servers for s in server.sockets]
 
     def stop_listening(self) -> None:
@@ -182,5 +183,5 @@ class Server:
     async def __aenter__(self) -> Server:
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()

@@ -12,13 +12,13 @@ the 101.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from bolt.close_codes import CloseCode
 from bolt.exceptions import HandshakeError, WebSocketDisconnect
 from bolt.protocol.connection import State
-from bolt.protocol.handshake import Request
+from bolt.protocol.handshake import Request, ServerExtension
 from bolt.protocol.server import ServerConnection
 from bolt.transport.access import AccessLog
 from bolt.transport.proxies import TrustedProxies
@@ -38,7 +38,9 @@ class SessionHost(Protocol):
     settings: Settings
     app: App
     # The extensions a connection may negotiate (permessage-deflate), one object for them all.
-    extensions: list
+    @property
+    def extensions(self) -> Sequence[ServerExtension]: ...
+
     # None when the access log is off; None when no proxy is trusted.
     access_log: AccessLog | None
     proxies: TrustedProxies | None
@@ -55,6 +57,8 @@ class SessionHost(Protocol):
 class ServerSession(WebSocketStream):
     """One server connection, handed to the application as its session."""
 
+    connection: ServerConnection
+
     def __init__(self, host: SessionHost) -> None:
         super().__init__(host.settings)
         self.host = host
@@ -66,7 +70,7 @@ class ServerSession(WebSocketStream):
         )
         self._request_buffer = bytearray(HANDSHAKE_READ_SIZE)
         self._handshake_deadline: asyncio.TimerHandle | None = None
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.client: tuple[str, int] | None = None
         self.secure = False
         # What accept() selects when the handler names no subprotocol (set by authentication when
@@ -87,7 +91,7 @@ class ServerSession(WebSocketStream):
 
     # asyncio's callbacks during the handshake
 
-    def connection_made(self, transport) -> None:
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as the base's
         super().connection_made(transport)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
@@ -136,7 +140,8 @@ class ServerSession(WebSocketStream):
         self.host.release(self)
         access_log = self.host.access_log
         if access_log is not None and self._opened_at is not None:
-            access_log.closed(self.client, self.connection.request.path, self.user_id, self.stats())
+            # Frames started (_opened_at), so the request had come.
+            access_log.closed(self.client, self.connection.request.path, self.user_id, self.stats())  # type: ignore[union-attr]
         if connecting and self.task is not None and not self.task.done():
             # The client left before it was answered: there is no one left to serve.
             self.task.cancel()

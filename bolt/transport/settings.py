@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from bolt.protocol.deflate import PerMessageDeflate
 from bolt.transport.access import FORMATS as ACCESS_LOG_FORMATS
 from bolt.transport.endpoints import CHOICES as TRANSPORTS
 from bolt.transport.limits import RateLimit
+
+if TYPE_CHECKING:
+    from bolt.protocol.connection import CodecOptions
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ class Settings:
     def names(cls) -> frozenset[str]:
         return frozenset(field.name for field in fields(cls))
 
-    def codec_options(self) -> dict:
+    def codec_options(self) -> CodecOptions:
         return {
             "max_message_size": self.max_message_size,
             "max_frame_size": self.max_frame_size,

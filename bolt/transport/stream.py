@@ -24,10 +24,11 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bolt.close_codes import CloseCode
-from bolt.events import Close, Pong
+from bolt._coerce import BytesLike
+from bolt.events import Close, ParsedEvent, Pong
 from bolt.exceptions import ConcurrencyError, ConnectionClosed, InvalidState, WebSocketDisconnect
 from bolt.protocol.connection import CONNECTING, OPEN, Connection, State
 from bolt.transport.limits import RateLimiter
@@ -51,20 +52,22 @@ class WebSocketStream(asyncio.BufferedProtocol):
     """
 
     connection: Connection
+    # None only until connection_made(), which comes before any read or write.
+    transport: asyncio.Transport
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loop = asyncio.get_running_loop()
         self._create_future = self.loop.create_future
-        self.transport: asyncio.Transport | None = None
+        self.transport = None  # type: ignore[assignment]  # see the class annotation
         self.handshaking = True
-        self.inbox: deque = deque()
+        self.inbox: deque[str | bytes] = deque()
         # What the inbox holds, in messages and in bytes (len() of each str or bytes): reading
         # pauses when either is over its limit. A single message always fits, however large.
         self._inbox_bytes = 0
         self._inbox_limit = settings.inbox_size
         self._inbox_byte_limit = settings.inbox_bytes
-        self._receiver: asyncio.Future | None = None
+        self._receiver: asyncio.Future[None] | None = None
         self._receiver_call = ""
         # Why reading is paused: "handshake" (the application has not answered the request yet),
         # "inbox" (the handler is behind), "writes" (the peer is not reading what we send, so we do
@@ -73,10 +76,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
         # protocol: nothing after it is read while the handler takes what came before).
         self._read_blockers: set[str] = set()
         self.writing_paused = False
-        self._drainers: list[asyncio.Future] = []
+        self._drainers: list[asyncio.Future[None]] = []
         self._write_deadline: asyncio.TimerHandle | None = None
-        self._closed = self.loop.create_future()
-        self._pings: dict[bytes, asyncio.Future] = {}
+        self._closed: asyncio.Future[None] = self.loop.create_future()
+        self._pings: dict[bytes, asyncio.Future[None]] = {}
         self._keepalive: asyncio.TimerHandle | None = None
         self._pong_deadline: asyncio.TimerHandle | None = None
         self._close_deadline: asyncio.TimerHandle | None = None
@@ -99,12 +102,13 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self.write_paused_events = 0
         self.on_rtt: Callable[[float], None] | None = None
         self._rate = None if settings.rate_limit is None else RateLimiter(settings.rate_limit)
-        self._held: deque = deque()  # messages over the rate limit, waiting for their turn
+        self._held: deque[str | bytes] = deque()  # messages over the rate limit, waiting for their turn
         self._rate_timer: asyncio.TimerHandle | None = None
 
     # asyncio's callbacks
 
-    def connection_made(self, transport) -> None:
+    # A stream protocol is always given a stream transport (asyncio types it as the base class).
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.transport = transport
         transport.set_write_buffer_limits(self.settings.write_high_water, self.settings.write_low_water)
         # uvloop, aiofastnet and asyncio from 3.12 write a list of buffers with one system call
@@ -128,10 +132,11 @@ class WebSocketStream(asyncio.BufferedProtocol):
             if self._rate is not None:
                 events = self._rate_gate(events)
             inbox = self.inbox
-            inbox.extend(events)
+            # No control frame in this read (needs_attention is false): the events are messages.
+            inbox.extend(events)  # type: ignore[arg-type]
             size = self._inbox_bytes
             for message in events:
-                size += len(message)
+                size += len(message)  # type: ignore[arg-type]  # a message, as above
             self._inbox_bytes = size
             receiver = self._receiver
             if receiver is not None:
@@ -150,7 +155,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         layers look ``get_buffer`` up once, when the protocol is set."""
         self.handshaking = False
         self._opened_at = time.monotonic()
-        self.get_buffer = self.connection.get_buffer  # type: ignore[method-assign]
+        self.get_buffer = self.connection.get_buffer  # type: ignore[method-assign]  # on purpose: see above
         if self.transport is not None and not self._lost:
             self.transport.set_protocol(self)
 
@@ -219,7 +224,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
 
     @property
     def subprotocol(self) -> str | None:
-        return self.connection.subprotocol  # type: ignore[attr-defined]
+        return self.connection.subprotocol  # type: ignore[attr-defined,no-any-return]  # both roles' connections have it
 
     @property
     def close_code(self) -> int | None:
@@ -246,8 +251,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if initiator is not None:
             local = "client" if connection.client else "server"
             initiator = local if initiator == "local" else ("server" if local == "client" else "client")
-        return ConnectionStats(
-            *counts,
+        return ConnectionStats(  # type: ignore[misc]  # counts: the first 8 fields, the message counts
+            *counts,  # type: ignore[arg-type]
             pings_received=connection.pings_received,
             pings_sent=self.pings_sent,
             pongs_received=self.pongs_received,
@@ -259,11 +264,14 @@ class WebSocketStream(asyncio.BufferedProtocol):
 
     # Receiving
 
-    def _attend(self, events: list, nbytes: int) -> None:
+    def _attend(self, events: list[ParsedEvent], nbytes: int) -> None:
         """A read that brought more than messages: control frames, a violation, or the close."""
         inbox = self.inbox
         if self._rate is not None:
             events = self._rate_gate(events)
+        # Any: the branches test type(event) through ``kind`` (one call per event), which mypy
+        # does not follow; each branch has the type it tests.
+        event: Any
         for event in events:
             kind = type(event)
             if kind is str or kind is bytes:
@@ -294,15 +302,16 @@ class WebSocketStream(asyncio.BufferedProtocol):
             self._block_reading("turn")
             self.loop.call_soon(self._unblock_reading, "turn")
 
-    def _rate_gate(self, events: list) -> list:
+    def _rate_gate(self, events: list[ParsedEvent]) -> list[ParsedEvent]:
         """The rate limit (Settings.rate_limit): the events the buckets let through now. Past
         the first message they cannot pay for, messages wait in ``_held`` (control frames still
         go through) while reading is paused, and are let through as the buckets refill; or, with
         policy "close", are dropped and the connection closed with 1008."""
         held = self._held
-        rate = self._rate
+        rate: RateLimiter = self._rate  # type: ignore[assignment]  # called only with a rate limit
         rate.refill()
-        passed = []
+        passed: list[ParsedEvent] = []
+        event: Any  # tested through ``kind``, as in _attend()
         for event in events:
             kind = type(event)
             if kind is not str and kind is not bytes:
@@ -326,7 +335,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         held = self._held
         if self._lost or not held:
             return
-        rate = self._rate
+        rate: RateLimiter = self._rate  # type: ignore[assignment]  # set: messages were held
         rate.refill()
         while held and rate.admit(len(held[0])):
             message = held.popleft()
@@ -519,10 +528,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if type(frame) is bytes:
             self.transport.write(frame)
         else:
-            self._write_apart(frame)
+            self._write_apart(frame)  # type: ignore[arg-type]  # not bytes: a (header, payload) pair
         return self.writing_paused
 
-    def send_bytes(self, data, compress: bool = True) -> bool:
+    def send_bytes(self, data: BytesLike, compress: bool = True) -> bool:
         """Write one binary message (any bytes-like object); True when the caller should drain."""
         try:
             frame = self.connection.send_binary(data, compress)
@@ -531,7 +540,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if type(frame) is bytes:
             self.transport.write(frame)
         else:
-            self._write_apart(frame)
+            self._write_apart(frame)  # type: ignore[arg-type]  # not bytes: a (header, payload) pair
         return self.writing_paused
 
     def send_prepared(self, message: PreparedMessage, limit: int | None = None) -> int:
@@ -556,7 +565,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         """Bytes written but not yet taken by the socket."""
         return 0 if self._lost else self.transport.get_write_buffer_size()
 
-    def _write_apart(self, parts: tuple) -> None:
+    def _write_apart(self, parts: tuple[bytes, bytes | memoryview]) -> None:
         """A large message's header, then its payload, uncopied: in one system call where the
         transport writes vectors, else in two writes (never joined into a copy). What the socket
         does not take at once stays referenced, not copied (uvloop, aiofastnet)."""
@@ -597,7 +606,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         await waiter
         return time.monotonic() - sent
 
-    def _sent_ping(self, data: bytes, waiter: asyncio.Future) -> None:
+    def _sent_ping(self, data: bytes, waiter: asyncio.Future[None]) -> None:
         self._pings[data] = waiter
         self._ping_times[data] = time.monotonic()
         self.pings_sent += 1
@@ -640,7 +649,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if self.settings.ping_timeout is not None:
             self._pong_deadline = self.loop.call_later(self.settings.ping_timeout, self._keepalive_timed_out)
 
-    def _keepalive_answered(self, waiter: asyncio.Future) -> None:
+    def _keepalive_answered(self, waiter: asyncio.Future[None]) -> None:
         if waiter.cancelled() or waiter.exception() is not None:
             return
         if self._pong_deadline is not None:
@@ -662,7 +671,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if self._lost:
             return
         if self._read_blockers:
-            self._pong_deadline = self.loop.call_later(self.settings.ping_timeout, self._keepalive_timed_out)
+            # Scheduled only when ping_timeout is set.
+            self._pong_deadline = self.loop.call_later(self.settings.ping_timeout, self._keepalive_timed_out)  # type: ignore[arg-type]
             return
         logger.info("closing a connection whose peer did not answer a keepalive ping")
         if self.connection.state is State.OPEN:

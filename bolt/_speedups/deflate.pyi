@@ -1,0 +1,16 @@
+# Types of the compiled deflate.pyx: the same interface as its pure twin, bolt/_deflate.py.
+ZLIB_VERSION: str
+ZLIB_RUNTIME_VERSION: str
+TAIL: bytes
+
+class Inflater:
+    def __init__(self, window_bits: int = 15, reset: bool = False) -> None: ...
+    def inflate(self, data: bytes | bytearray | memoryview, limit: int) -> bytes: ...
+    def finish(self, limit: int) -> bytes: ...
+
+class Deflater:
+    min_size: int
+    def __init__(
+        self, window_bits: int = 15, reset: bool = False, level: int = 6, memory_level: int = 8, min_size: int = 128
+    ) -> None: ...
+    def compress(self, data: bytes | bytearray | memoryview) -> bytes | None: ...
