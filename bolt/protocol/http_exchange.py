@@ -16,11 +16,12 @@ caller counts them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
 
-from bolt.exceptions import HandshakeError
-from bolt.protocol.http import Headers, HeadersTooLarge, Request, _split_target
+from bolt.exceptions import HandshakeError, HeadersTooLarge
+from bolt.protocol.http import Headers, Request, _split_target
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Upgrade:
     trailing: bytes
 
 
+Event = Union[RequestHead, Body, RequestEnd, Upgrade]
+
+
 class HttpRequestStream:
     """The requests of one connection, as events."""
 
@@ -53,7 +57,7 @@ class HttpRequestStream:
         self.max_header_bytes = max_header_bytes
         self.max_headers = max_headers
         self._parser = HttpRequestParser(self)
-        self._events: list = []
+        self._events: list[Event] = []
         self._reset_head()
         self.upgraded = False
 
@@ -63,7 +67,7 @@ class HttpRequestStream:
         self._head_bytes = 0
         self._head: Request | None = None
 
-    def feed(self, data: bytes) -> list:
+    def feed(self, data: bytes) -> list[Event]:
         """Parse ``data``; return the events it completed."""
         if self.upgraded:
             raise HandshakeError("the connection left HTTP for WebSocket")

@@ -42,6 +42,10 @@ class ClientDisconnected(OSError):
 class AsgiHost:
     """The application bolt's ``Server`` runs for an ASGI app; its connections are HttpSessions."""
 
+    @property
+    def session_class(self) -> type[ServerSession]:
+        return HttpSession
+
     def __init__(self, app: Any) -> None:
         self.app = app
         self.state: dict[str, Any] = {}  # the lifespan's state, copied into each scope (ASGI lifespan spec 2.3)
@@ -248,12 +252,11 @@ class HttpSession(ServerSession):
                 self.respond_error(error)
             return
         for event in events:
-            kind = type(event)
-            if kind is Body:
+            if isinstance(event, Body):
                 self._exchanges[-1].body(event.data)
-            elif kind is RequestEnd:
+            elif isinstance(event, RequestEnd):
                 self._exchanges[-1].end()
-            elif kind is RequestHead:
+            elif isinstance(event, RequestHead):
                 self._cancel_timer("_handshake_deadline")
                 self._cancel_idle()
                 self._exchanges.append(HttpExchange(self, event))
@@ -268,6 +271,7 @@ class HttpSession(ServerSession):
     def _take_upgrade(self) -> None:
         """The next request opens a WebSocket: the rest is ServerSession's handshake."""
         upgrade, self._upgrade = self._upgrade, None
+        assert upgrade is not None  # called only with a handshake waiting
         self._http_request = None
         self._cancel_idle()
         self.connection.use_request(upgrade.request, upgrade.trailing)
@@ -369,6 +373,7 @@ class HttpExchange:
     async def _run(self) -> None:
         session = self.session
         host = session.host.app
+        assert isinstance(host, AsgiHost)  # an HttpSession serves an AsgiHost only
         try:
             await host.app(host.scope(session, "http"), self.receive, self.send)
         except Exception:
@@ -391,7 +396,7 @@ class HttpExchange:
         if not self._gone:
             session.exchange_done(self)
 
-    async def receive(self) -> dict:
+    async def receive(self) -> dict[str, Any]:
         if self._expect_continue and not self._head_written and not self._gone:
             self._expect_continue = False  # RFC 9110 §10.1.1: the client waits for this to send the body
             self.session.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -416,7 +421,7 @@ class HttpExchange:
             self._arrived.clear()
             await self._arrived.wait()
 
-    async def send(self, event: dict) -> None:
+    async def send(self, event: dict[str, Any]) -> None:
         if self._gone:
             raise ClientDisconnected("the client closed the connection")
         kind = event["type"]
@@ -484,12 +489,10 @@ class HttpExchange:
         session.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
 
-def _given_length(event: dict) -> list[tuple[str, str]]:
+def _given_length(event: dict[str, Any]) -> list[tuple[str, str]]:
     """The app's own Content-Length, kept (a streamed response of known length is not chunked)."""
     for name, value in event.get("headers") or ():
         if bytes(name).lower() == b"content-length":
             return [("Content-Length", bytes(value).decode("latin-1").strip())]
     return []
 
-
-AsgiHost.session_class = HttpSession
