@@ -16,6 +16,7 @@ import sys
 import pytest
 
 import bolt.codec
+import bolt.transport.stream
 from bolt.transport.run import new_event_loop
 
 # Each loop with its own transport (bolt's default), and stock asyncio with aiofastnet's too
@@ -41,6 +42,9 @@ def codec(request, monkeypatch):
     for name in EXPORTED:
         monkeypatch.setattr(bolt.codec, name, getattr(implementation, name))
     monkeypatch.setattr(bolt.codec, "IMPLEMENTATION", implementation.NAME)
+    # The receive waiter lives beside the codec (bolt/_speedups/waiter.pyx, bolt/_pure/waiter.py)
+    # but is the transport's: bolt.codec imports no asyncio.
+    monkeypatch.setattr(bolt.transport.stream, "Waiter", load_module(request.param, "waiter").Waiter)
     return implementation
 
 

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bolt import codec
 from bolt.close_codes import CloseCode
 from bolt._coerce import BytesLike
 from bolt.events import Close, ParsedEvent, Pong
@@ -36,9 +37,30 @@ from bolt.transport.settings import Settings
 from bolt.transport.stats import ConnectionStats
 
 if TYPE_CHECKING:
+    from bolt._pure.waiter import Waiter as ReceiveWaiter
     from bolt.protocol.prepared import PreparedMessage
 
 logger = logging.getLogger("bolt")
+
+
+def _load_waiter() -> type[ReceiveWaiter]:
+    """The receive waiter of the codec's implementation (compiled unless BOLT_NO_EXTENSIONS): it
+    lives beside the codec, but bolt.codec stays free of asyncio (the sans-I/O layer)."""
+    if codec.IMPLEMENTATION == "compiled":
+        try:
+            from bolt._speedups.waiter import Waiter as Compiled
+        except ImportError:  # this one extension failed to build (setup.py): the twin does the same
+            pass
+        else:
+            return Compiled
+    from bolt._pure.waiter import Waiter as Pure
+
+    return Pure
+
+
+# Looked up at each allocation, so that tests can swap it (tests/conftest.py's codec fixture).
+Waiter = _load_waiter()
+
 TURN_AFTER = 64 * 1024
 
 
@@ -58,7 +80,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loop = asyncio.get_running_loop()
-        self._create_future = self.loop.create_future
         self.transport = None  # type: ignore[assignment]  # see the class annotation
         self.handshaking = True
         self.inbox: deque[str | bytes] = deque()
@@ -67,7 +88,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._inbox_bytes = 0
         self._inbox_limit = settings.inbox_size
         self._inbox_byte_limit = settings.inbox_bytes
-        self._receiver: asyncio.Future[None] | None = None
+        # The waiter receive() awaits while the inbox is empty (a Waiter: see bolt/_pure/waiter.py),
+        # and the last one allocated, re-armed for the next receive().
+        self._receiver: ReceiveWaiter | None = None
+        self._spare_receiver: ReceiveWaiter | None = None
         self._receiver_call = ""
         # Why reading is paused: "handshake" (the application has not answered the request yet),
         # "inbox" (the handler is behind), "writes" (the peer is not reading what we send, so we do
@@ -138,14 +162,14 @@ class WebSocketStream(asyncio.BufferedProtocol):
             for message in events:
                 size += len(message)  # type: ignore[arg-type]  # a message, as above
             self._inbox_bytes = size
-            receiver = self._receiver
-            if receiver is not None:
-                # _wake_receiver() written out: this is the path of every message.
-                self._receiver = None
-                if not receiver.done():
-                    receiver.set_result(None)
             if len(inbox) >= self._inbox_limit or size > self._inbox_byte_limit:
                 self._block_reading("inbox")
+            receiver = self._receiver
+            if receiver is not None:
+                # Last, with the stream's state complete: wake() may run the handler right here,
+                # up to its next await (it may send, close, receive again, or pause reading).
+                self._receiver = None
+                receiver.wake()
 
     def _start_frames(self) -> None:
         """The opening handshake is over: from now on the loop reads straight into the parser.
@@ -400,6 +424,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
                 self.transport.close()
 
     def _wake_receiver(self) -> None:
+        # The rare wake-ups (control frames, a violation, TCP lost) are scheduled, as a Future's
+        # set_result() schedules them: the handler never runs in the middle of this bookkeeping.
         receiver, self._receiver = self._receiver, None
         if receiver is not None and not receiver.done():
             receiver.set_result(None)
@@ -419,7 +445,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
                     f"{call} called while {self._receiver_call} is already waiting for a message on this "
                     "connection; receive from one task only"
                 )
-            receiver = self._receiver = self._create_future()
+            receiver = self._spare_receiver
+            if receiver is None or not receiver.rearm():
+                receiver = self._spare_receiver = Waiter(self.loop)
+            self._receiver = receiver
             self._receiver_call = call
             await receiver
         # Reading resumes once the handler has caught up on half the inbox, not at the first
