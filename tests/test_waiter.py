@@ -402,7 +402,7 @@ def test_the_handler_runs_inside_buffer_updated_and_two_messages_in_one_read(str
 
 def test_a_handler_that_closes_inside_the_resume(stream_run):
     async def main():
-        stream, transport = await _stream()
+        stream, _ = await _stream()
         outcome = {}
 
         async def handler():
@@ -422,15 +422,14 @@ def test_a_handler_that_closes_inside_the_resume(stream_run):
 
         await _from_a_callback(_feed, stream, codec.FrameWriter(client=True).close(1000, ""))
         await task
-        return outcome, transport
+        return outcome
 
-    outcome, transport = stream_run(main())
-    assert outcome == {"message": b"last", "disconnect": 1000}
+    assert stream_run(main()) == {"message": b"last", "disconnect": 1000}
 
 
 def test_cancelling_a_receive_and_receiving_again(stream_run):
     async def main():
-        stream, transport = await _stream()
+        stream, _ = await _stream()
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(stream.receive(), 0.01)
         with pytest.raises(TimeoutError):

@@ -26,9 +26,10 @@ import time
 import pytest
 
 import bolt.codec
+import bolt.transport.stream
 from bolt import Settings
 from bolt.testing import AsyncTestClient
-from tests.conftest import EXPORTED, load_codec
+from tests.conftest import EXPORTED, load_codec, load_module
 from tests.hostile.conftest import runner_for
 from tests.hostile.peers import MiB, LoopWatch, Prober, cpu, echo_api, flood, inbox_length, mib, report, rss
 
@@ -46,6 +47,7 @@ def use_codec(name: str, monkeypatch) -> None:
     for export in EXPORTED:
         monkeypatch.setattr(bolt.codec, export, getattr(implementation, export))
     monkeypatch.setattr(bolt.codec, "IMPLEMENTATION", implementation.NAME)
+    monkeypatch.setattr(bolt.transport.stream, "Waiter", load_module(name, "waiter").Waiter)
 
 
 @pytest.fixture(params=COMBOS, ids="-".join)
