@@ -19,7 +19,12 @@ raised. That is the whole protocol this object implements; it is never handed to
 
 from __future__ import annotations
 
-from asyncio import CancelledError, InvalidStateError, current_task
+from asyncio import AbstractEventLoop, CancelledError, InvalidStateError, current_task
+from collections.abc import Callable, Generator
+from contextvars import Context, copy_context
+from typing import Any
+
+Callback = Callable[["Waiter"], object]
 
 PENDING = 0
 FINISHED = 1
@@ -50,15 +55,15 @@ class Waiter:
         "_asyncio_future_blocking",
     )
 
-    def __init__(self, loop) -> None:
+    def __init__(self, loop: AbstractEventLoop) -> None:
         self._loop = loop
         self._state = PENDING
         # The awaiting task's wake-up and its context: the first done callback, the only one in
         # practice. Any other callback (none in bolt) goes to _more_callbacks and is scheduled.
-        self._callback = None
-        self._context = None
-        self._more_callbacks = None
-        self._cancel_message = None
+        self._callback: Callback | None = None
+        self._context: Context | None = None
+        self._more_callbacks: list[tuple[Callback, Context]] | None = None
+        self._cancel_message: object = None
         # Where the await is: the first __next__ yielded self; the second one ended the await.
         self._yielded = False
         self._consumed = False
@@ -82,6 +87,7 @@ class Waiter:
         if callback is None:
             return
         context = self._context
+        assert context is not None  # set with the callback
         self._callback = self._context = None
         if self._more_callbacks is not None:
             self._schedule_more()
@@ -125,7 +131,7 @@ class Waiter:
 
     # asyncio.Future's protocol, as asyncio's Task uses it
 
-    def get_loop(self):
+    def get_loop(self) -> AbstractEventLoop:
         return self._loop
 
     def done(self) -> bool:
@@ -149,14 +155,14 @@ class Waiter:
             raise self._cancelled_error()
         raise InvalidStateError("Exception is not set.")
 
-    def set_result(self, result) -> None:
+    def set_result(self, result: None) -> None:
         """Finish (the result is always None) and schedule the callbacks, as asyncio.Future does."""
         if self._state != PENDING:
             raise InvalidStateError("invalid state")
         self._state = FINISHED
         self._schedule_callbacks()
 
-    def cancel(self, msg=None) -> bool:
+    def cancel(self, msg: object = None) -> bool:
         """What ``task.cancel()`` calls: the wake-up is scheduled, as asyncio.Future does, and
         ``result()`` then raises CancelledError into the awaiting coroutine."""
         if self._state != PENDING:
@@ -166,10 +172,8 @@ class Waiter:
         self._schedule_callbacks()
         return True
 
-    def add_done_callback(self, fn, *, context=None) -> None:
+    def add_done_callback(self, fn: Callback, *, context: Context | None = None) -> None:
         if context is None:
-            from contextvars import copy_context
-
             context = copy_context()
         if self._state != PENDING:
             self._loop.call_soon(fn, self, context=context)
@@ -181,7 +185,7 @@ class Waiter:
                 self._more_callbacks = []
             self._more_callbacks.append((fn, context))
 
-    def remove_done_callback(self, fn) -> int:
+    def remove_done_callback(self, fn: Callback) -> int:
         removed = 0
         if self._callback is not None and self._callback == fn:
             removed = 1
@@ -194,12 +198,15 @@ class Waiter:
             self._callback, self._context = self._more_callbacks.pop(0)
         return removed
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, None]:
+        # An iterator, as asyncio.Future's C implementation returns, not a generator: the Task
+        # only ever calls send(None), which ``await`` turns into __next__ (typed as what it does).
+        return self  # type: ignore[return-value]  # an iterator is all ``await`` needs
+
+    def __iter__(self) -> Waiter:
         return self
 
-    __iter__ = __await__
-
-    def __next__(self):
+    def __next__(self) -> Waiter:
         # asyncio.Future.__await__ as an iterator: yield self once, then end with the result.
         if not self._yielded:
             self._yielded = True
@@ -229,7 +236,7 @@ class Waiter:
 
     def _schedule_more(self) -> None:
         more, self._more_callbacks = self._more_callbacks, None
-        for fn, context in more:
+        for fn, context in more or ():
             self._loop.call_soon(fn, self, context=context)
 
     def __repr__(self) -> str:
