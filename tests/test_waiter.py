@@ -203,6 +203,7 @@ def test_system_exit_in_the_resumed_task_stops_the_loop(loop_kind, Waiter):
         with pytest.raises(SystemExit):
             loop.run_until_complete(asyncio.sleep(1))
         assert task.done()
+        assert isinstance(task.exception(), SystemExit)  # retrieved: no "never retrieved" at exit
     finally:
         loop.close()
 
