@@ -503,6 +503,9 @@ def main() -> int:
     parser.add_argument("--cpu", type=int, default=0, help="the CPU both client and servers are pinned to")
     parser.add_argument("--no-pin", action="store_true", help="do not pin (measures cross-CPU wake-ups)")
     parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument(
+        "--chart", help="also draw server CPU per message by size, a line per library, into this PNG (needs matplotlib)"
+    )
     args = parser.parse_args()
 
     seconds = args.seconds or (0.3 if args.quick else 1.0)
@@ -618,7 +621,37 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
+    if args.chart:
+        draw_chart(report, args.chart)
     return 0 if ok else 1
+
+
+def draw_chart(report: dict, path: str) -> None:
+    """Server CPU µs per message against message size (log-log), one panel per loop and message
+    type, one line per library; the run's date, machine and versions in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # a file, no display
+    from matplotlib import pyplot
+
+    panels = [(loop, kind) for loop, data in report["loops"].items() for kind in sorted({c["type"] for c in data["cells"]})]
+    figure, axes = pyplot.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    for axis, (loop, kind) in zip(axes[0], panels):
+        cells = [cell for cell in report["loops"][loop]["cells"] if cell["type"] == kind]
+        for lib in dict.fromkeys(cell["lib"] for cell in cells):
+            points = sorted((cell["size"], cell["server_us"]) for cell in cells if cell["lib"] == lib)
+            axis.plot([size for size, _ in points], [us for _, us in points], marker="o", label=lib)
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set_xlabel("message size, bytes")
+        axis.set_ylabel("server CPU µs per message (lower is better)")
+        axis.set_title(f"{loop}, {kind}")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    figure.suptitle(report["machine"], fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"chart written to {path}")
 
 
 if __name__ == "__main__":
