@@ -629,6 +629,8 @@ def main() -> int:
 def draw_chart(report: dict, path: str) -> None:
     """Server CPU µs per message against message size (log-log), one panel per loop and message
     type, one line per library; the run's date, machine and versions in the title."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")  # a file, no display
@@ -648,7 +650,7 @@ def draw_chart(report: dict, path: str) -> None:
         axis.set_title(f"{loop}, {kind}")
         axis.grid(True, which="both", alpha=0.3)
         axis.legend()
-    figure.suptitle(report["machine"], fontsize=8)
+    figure.suptitle("\n".join(textwrap.wrap(report["machine"], 100)), fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     print(f"chart written to {path}")
