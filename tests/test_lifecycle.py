@@ -17,6 +17,7 @@ import bolt
 from bolt import BoltAPI, ConcurrencyError, Settings, WebSocket, WebSocketDisconnect
 from bolt.testing import AsyncTestClient
 from tests.conformance.client import BINARY, CLOSE, PING, PONG, TEXT, close_frame, exchange, frame
+from tests.conftest import loop_runner
 from tests.hostile.peers import echo_api, rss
 
 MiB = 1024 * 1024
@@ -429,3 +430,57 @@ def test_a_handler_that_neither_accepts_nor_refuses_gets_the_client_a_503(run):
 
     assert run(main()) == 503
     assert events == ["cancelled"]
+
+
+def test_large_sends_are_paused_even_where_writelines_skips_flow_control(monkeypatch):
+    """asyncio's selector transport on Python 3.12 and 3.13 writes a list of buffers with sendmsg
+    but never calls pause_writing(): a handler sending large messages (which bolt writes as header
+    and payload) to a peer that reads nothing must still be told to wait. Here 3.11's transport is
+    given such a writelines(); bolt must not rely on it. Bounded: at most 200 messages of 256 KiB."""
+    import asyncio.selector_events as selector_events
+
+    transport_class = selector_events._SelectorSocketTransport
+
+    def writelines_without_flow_control(self, list_of_data):
+        # write() with _maybe_pause_protocol() turned off: what 3.12's writelines() amounts to.
+        self._maybe_pause_protocol = lambda: None
+        try:
+            for data in list_of_data:
+                transport_class.write(self, data)
+        finally:
+            del self._maybe_pause_protocol
+
+    monkeypatch.setattr(transport_class, "writelines", writelines_without_flow_control)
+    api = BoltAPI(write_timeout=None, close_timeout=0.5)
+    outcome = {}
+
+    @api.websocket("/push")
+    async def push(websocket: WebSocket):
+        await websocket.accept()
+        session = websocket._session
+        for sent in range(1, 201):
+            session.send_bytes(bytes(256 * 1024))
+            if session.writing_paused:
+                break
+        outcome["paused"], outcome["sent"] = session.writing_paused, sent
+        outcome["buffered"] = session.write_buffer_size
+        session.abort()
+
+    async def main():
+        async with AsyncTestClient(api) as client:
+            reader, writer = await asyncio.open_connection("127.0.0.1", client.port, limit=1024)
+            writer.write(
+                b"GET /push HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            await reader.readuntil(b"\r\n\r\n")
+            writer.transport.pause_reading()  # from here on the client reads nothing
+            for _ in range(100):
+                if "paused" in outcome:
+                    break
+                await asyncio.sleep(0.05)
+            writer.transport.abort()
+
+    loop_runner("asyncio")(main())
+    assert outcome["paused"], f"never paused after {outcome['sent']} messages ({outcome['buffered']} bytes buffered)"
+    assert outcome["sent"] < 200

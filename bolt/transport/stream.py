@@ -43,6 +43,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bolt")
 
 
+def writes_vectors(transport: asyncio.BaseTransport) -> bool:
+    """Whether ``transport.writelines()`` writes a list of buffers with one system call (writev,
+    sendmsg) and applies the write-buffer limits as ``write()`` does: uvloop's and aiofastnet's.
+    Not asyncio's own: 3.11's joins the list into a copy, and the selector transport's of 3.12 and
+    3.13 sends with sendmsg but never calls ``pause_writing()`` (it skips
+    ``_maybe_pause_protocol()``), so a handler sending large messages to a peer that does not read
+    would never be told to wait, and would buffer without bound. There bolt writes twice."""
+    kind = type(transport)
+    return kind.writelines is not asyncio.WriteTransport.writelines and not kind.__module__.startswith("asyncio.")
+
+
 def _load_waiter() -> type[ReceiveWaiter]:
     """The receive waiter of the codec's implementation (compiled unless BOLT_NO_EXTENSIONS): it
     lives beside the codec, but bolt.codec stays free of asyncio (the sans-I/O layer)."""
@@ -135,9 +146,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.transport = transport
         transport.set_write_buffer_limits(self.settings.write_high_water, self.settings.write_low_water)
-        # uvloop, aiofastnet and asyncio from 3.12 write a list of buffers with one system call
-        # (writev, sendmsg); asyncio 3.11's writelines() joins them into a copy first.
-        self._vectored = type(transport).writelines is not asyncio.WriteTransport.writelines
+        self._vectored = writes_vectors(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.handshaking:
