@@ -25,7 +25,8 @@ ISSUER = "https://issuer.example"
 def claims(**overrides: Any) -> dict[str, Any]:
     """Valid claims for the tests' APIs; ``name=None`` removes a claim."""
     now = int(time.time())
-    values = {"sub": "42", "exp": now + 300, "iat": now, "aud": AUDIENCE, "iss": ISSUER}
+    # An hour: some modules make their token at import, and a whole run can last over five minutes.
+    values = {"sub": "42", "exp": now + 3600, "iat": now, "aud": AUDIENCE, "iss": ISSUER}
     values.update(overrides)
     return {name: value for name, value in values.items() if value is not None}
 

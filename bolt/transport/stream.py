@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bolt")
 
 
-def writes_vectors(transport: asyncio.BaseTransport) -> bool:
+def writes_vectors(transport: asyncio.WriteTransport) -> bool:
     """Whether ``transport.writelines()`` writes a list of buffers with one system call (writev,
     sendmsg) and applies the write-buffer limits as ``write()`` does: uvloop's and aiofastnet's.
     Not asyncio's own: 3.11's joins the list into a copy, and the selector transport's of 3.12 and
