@@ -331,6 +331,7 @@ class HttpExchange:
         self._head_written = False
         self._chunked = False
         self._gone = False
+        self._task: asyncio.Future[None] | None = None
 
     # Fed by the session
 
@@ -368,7 +369,8 @@ class HttpExchange:
 
     def start(self) -> None:
         self.session._http_request = self.request
-        asyncio.ensure_future(self._run())
+        # Kept: the loop holds tasks weakly, and an unreferenced one may be collected mid-request.
+        self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
         session = self.session

@@ -31,6 +31,11 @@ from bolt.transport.settings import Settings
 from bolt.transport.stats import ConnectionStats
 
 
+def utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8, counted without encoding an ASCII text (most messages) again."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def request_from_scope(scope: dict[str, Any]) -> Request:
     """The request head an ASGI ``http`` or ``websocket`` scope describes, as bolt's parser would
     have made it (the path relative to ``root_path``, where the app is mounted)."""
@@ -171,7 +176,7 @@ class AsgiSession:
                 counts = self._counts
                 if text is not None:
                     counts[0] += 1
-                    counts[1] += len(text.encode("utf-8"))
+                    counts[1] += utf8_size(text)
                 else:
                     counts[2] += 1
                     counts[3] += len(message)
@@ -269,7 +274,7 @@ class AsgiSession:
         self._check_sendable()
         if type(data) is not str:
             raise TypeError(f"send_text() takes a str, not {type(data).__name__}")
-        size = len(data.encode("utf-8"))  # also refuses a lone surrogate, as bolt's codec does
+        size = utf8_size(data)  # also refuses a lone surrogate, as bolt's codec does
         self._counts[4] += 1
         self._counts[5] += size
         self._queue({"type": "websocket.send", "text": data}, len(data))
