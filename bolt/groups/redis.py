@@ -101,6 +101,8 @@ class RedisBroker:
         self._commands_ready = None  # type: ignore[assignment]
         self._outbox_ready = None  # type: ignore[assignment]
         self._tasks: list[asyncio.Task[None]] = []
+        # The task sending the subscriber connection's commands, while that connection lasts.
+        self._writer: asyncio.Task[None] | None = None
         self._first_attempt = None  # type: ignore[assignment]
         self._stopping = False
 
@@ -208,7 +210,7 @@ class RedisBroker:
                     self._commands.append(("SUBSCRIBE", b""))
                 self._subscribed = True
                 self._commands_ready.set()
-                writer = asyncio.create_task(self._send_commands(pubsub))
+                writer = self._writer = asyncio.create_task(self._send_commands(pubsub))
                 delay = self.reconnect_min
                 await self._read(pubsub)
             except asyncio.CancelledError:
@@ -227,6 +229,7 @@ class RedisBroker:
                 self._subscribed = False
                 self._release_joins()
                 if writer is not None:
+                    self._writer = None
                     writer.cancel()
                     await asyncio.gather(writer, return_exceptions=True)
                 await _close(pubsub, client)
@@ -239,14 +242,19 @@ class RedisBroker:
 
     async def _send_commands(self, pubsub: PubSub) -> None:
         """Send the queued SUBSCRIBE and UNSUBSCRIBE commands, in order. A failed write closes
-        the connection (redis-py does), which ends the reader too."""
+        the connection (redis-py does), which ends the reader too.
+
+        It ends when cancelled, and also once it is no longer the connection's writer: redis-py
+        (8.1) can swallow a cancellation that arrives as ``execute_command()`` resumes, and the
+        writer would then wait for commands for ever, and the subscriber for it."""
         ready = self._commands_ready
         commands = self._commands
         connection = pubsub.connection
-        while True:
+        me = asyncio.current_task()
+        while self._writer is me:
             await ready.wait()
             ready.clear()
-            while commands:
+            while commands and self._writer is me:
                 _check_connected(connection)
                 verb, channel = commands.popleft()
                 if verb == "SUBSCRIBE" and not channel:
