@@ -20,7 +20,7 @@ if MODE not in ("yes", "no", "auto"):
 # The permessage-deflate engine calls zlib's C API: it needs zlib.h to compile (Debian: zlib1g-dev,
 # which python3-dev depends on) and links libz. Windows has neither; there the codec takes the
 # pure engine, on Python's own zlib module, for deflate alone (bolt/codec/__init__.py).
-SPEEDUPS = ("mask", "utf8", "frames", "waiter") + (() if sys.platform == "win32" else ("deflate",))
+SPEEDUPS = ("mask", "utf8", "frames", "waiter", "stream_core") + (() if sys.platform == "win32" else ("deflate",))
 LIBRARIES = {"deflate": ["z"]}
 
 

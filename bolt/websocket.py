@@ -121,7 +121,7 @@ class BaseWebSocket:
     def receive(self) -> Coroutine[Any, Any, str | bytes]:
         """The next message: ``str`` for text, ``bytes`` for binary. ``WebSocketDisconnect`` when
         the connection is over; ``ConcurrencyError`` if another task is already receiving."""
-        return self._session.receive()
+        return self._session.receive("receive()")
 
     async def receive_text(self) -> str:
         message = await self._session.receive("receive_text()")
@@ -160,26 +160,25 @@ class BaseWebSocket:
     def iter_json(self) -> AsyncIterator[Any]:
         return _Messages(self.receive_json)
 
-    # Sending: the session writes at once and says whether its buffer asks us to wait.
+    # Sending: each call hands back the session's own coroutine (bolt's is compiled), which
+    # writes the message and waits only while the transport's buffer is over its high-water mark.
 
-    async def send_text(self, data: str, *, compress: bool = True) -> None:
+    def send_text(self, data: str, *, compress: bool = True) -> Coroutine[Any, Any, None]:
         """Send a text message. ``compress=False`` sends it uncompressed even where
         permessage-deflate was agreed (data already compressed, or too random to gain)."""
-        session = self._session
-        if session.send_text(data, compress):
-            await session.drain()
+        if not isinstance(data, str):
+            raise TypeError(f"send_text() takes a str, not {type(data).__name__}: send_bytes() sends binary")
+        return self._session.send(data, compress)
 
-    async def send_bytes(self, data: bytes | bytearray | memoryview, *, compress: bool = True) -> None:
+    def send_bytes(self, data: bytes | bytearray | memoryview, *, compress: bool = True) -> Coroutine[Any, Any, None]:
         """Send a binary message (any bytes-like object); ``compress`` as for ``send_text``."""
-        session = self._session
-        if session.send_bytes(data, compress):
-            await session.drain()
+        if isinstance(data, str):
+            raise TypeError("send_bytes() takes a bytes-like object, not str: send_text() sends text")
+        return self._session.send(data, compress)
 
-    async def send(self, data: str | bytes, *, compress: bool = True) -> None:
+    def send(self, data: str | bytes | bytearray | memoryview, *, compress: bool = True) -> Coroutine[Any, Any, None]:
         """Send ``str`` as text and bytes-like as binary."""
-        session = self._session
-        if session.send_text(data, compress) if isinstance(data, str) else session.send_bytes(data, compress):
-            await session.drain()
+        return self._session.send(data, compress)
 
     async def send_json(self, data: Any, mode: str = "text", *, compress: bool = True) -> None:
         encoded = self._dumps(data)

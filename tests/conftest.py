@@ -42,9 +42,10 @@ def codec(request, monkeypatch):
     for name in EXPORTED:
         monkeypatch.setattr(bolt.codec, name, getattr(implementation, name))
     monkeypatch.setattr(bolt.codec, "IMPLEMENTATION", implementation.NAME)
-    # The receive waiter lives beside the codec (bolt/_speedups/waiter.pyx, bolt/_pure/waiter.py)
-    # but is the transport's: bolt.codec imports no asyncio.
-    monkeypatch.setattr(bolt.transport.stream, "Waiter", load_module(request.param, "waiter").Waiter)
+    # The per-message path (and its receive waiter) lives beside the codec
+    # (bolt/_speedups/stream_core.pyx, bolt/_pure/stream_core.py) but is the transport's:
+    # bolt.codec imports no asyncio.
+    monkeypatch.setattr(bolt.transport.stream, "StreamCore", load_module(request.param, "stream_core").StreamCore)
     return implementation
 
 

@@ -7,36 +7,18 @@ the why. A ``cdef class`` so that what asyncio's C Task calls on it each message
 itself, ``__await__`` and ``__next__``) are C slots and methods, not Python frames.
 """
 
-cimport cython
 from cpython.contextvars cimport PyContext_Enter, PyContext_Exit
 
 from asyncio import CancelledError, InvalidStateError, current_task
 from contextvars import copy_context
 
-cdef enum:
-    PENDING = 0
-    FINISHED = 1
-    CANCELLED = 2
-
-
 def _reraise(exc):
     raise exc
 
 
-@cython.final
 cdef class Waiter:
-    """One ``await`` at a time for the next message of one connection (see bolt/_pure/waiter.py)."""
-
-    cdef object _loop
-    cdef int _state
-    cdef object _callback
-    cdef object _context
-    cdef list _more_callbacks
-    cdef object _cancel_message
-    cdef bint _yielded
-    cdef bint _consumed
-    # Read and written by asyncio's Task (task_step_impl sets it to False on the yielded object).
-    cdef public object _asyncio_future_blocking
+    """One ``await`` at a time for the next message of one connection (see bolt/_pure/waiter.py).
+    Its attributes are declared in waiter.pxd."""
 
     def __cinit__(self, loop):
         self._loop = loop

@@ -27,6 +27,7 @@ from bolt.exceptions import ConnectionClosed, ProtocolError
 if TYPE_CHECKING:
     from typing import TypedDict
 
+    from bolt.codec import FrameParser, FrameWriter
     from bolt.protocol.deflate import DeflateConfig
 
     class _Limits(TypedDict):
@@ -142,17 +143,35 @@ class Connection:
         """
         if self.state is OPEN and self.violation is None:
             # _receive() written out for an open connection: this runs once per read, and most
-            # reads carry messages alone.
+            # reads carry messages alone. bolt's compiled stream core does the same itself
+            # (bolt/_speedups/stream_core.pyx), with ``frame_parser``, ``read_parsed`` and
+            # ``read_failed``: a change here is a change there.
             parser = self._parser
             try:
                 events = parser.buffer_updated(nbytes)
             except ProtocolError as error:
-                return self._failed(error)
+                return self.read_failed(error)
             self.needs_attention = parser.control_frames > 0 or parser.more
             if self.needs_attention:
                 self._react(events)
             return events
         return self._receive(self._parser.buffer_updated, nbytes)
+
+    @property
+    def frame_parser(self) -> FrameParser:
+        """The codec's parser, for a transport that parses an open connection's reads itself."""
+        return self._parser
+
+    @property
+    def frame_writer(self) -> FrameWriter:
+        """The codec's writer, for a transport that frames an open connection's messages itself."""
+        return self._writer
+
+    def read_parsed(self, events: list[ParsedEvent]) -> None:
+        """A read the transport parsed itself brought control frames, or left frames buffered:
+        answer them as ``buffer_updated`` does (``needs_attention`` becomes true)."""
+        self.needs_attention = True
+        self._react(events)
 
     @property
     def more_buffered(self) -> bool:
@@ -185,13 +204,15 @@ class Connection:
         except ProtocolError as error:
             if self.close_sent is not None:
                 error.events = _control_only(error.events)
-            return self._failed(error)
+            return self.read_failed(error)
         self.needs_attention = self._parser.control_frames > 0 or self._parser.more
         if self.needs_attention:
             self._react(events)
         return events
 
-    def _failed(self, error: ProtocolError) -> list[ParsedEvent]:
+    def read_failed(self, error: ProtocolError) -> list[ParsedEvent]:
+        """The parser raised ``error``: the events before it, with the violation held or the
+        connection failed (``needs_attention`` becomes true)."""
         self._react(error.events)
         if self.hold_violations and self.state is State.OPEN:
             self.violation = error

@@ -290,6 +290,10 @@ class AsgiSession:
         self._queue({"type": "websocket.send", "bytes": payload}, len(payload))
         return self._outbox_bytes > self.settings.write_high_water
 
+    async def send(self, data: str | bytes | bytearray | memoryview, compress: bool = True) -> None:
+        if self.send_text(data, compress) if isinstance(data, str) else self.send_bytes(data, compress):
+            await self.drain()
+
     def send_prepared(self, message: PreparedMessage, limit: int | None = None) -> int:
         """As ``WebSocketStream.send_prepared``: 1 written, 0 not open, -1 over ``limit``."""
         if self._state is not State.OPEN:

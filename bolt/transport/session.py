@@ -45,6 +45,11 @@ class Session(Protocol):
         raising ``WebSocketDisconnect``."""
         ...
 
+    async def send(self, data: str | bytes | bytearray | memoryview, compress: bool = True) -> None:
+        """Send ``str`` as text and bytes-like as binary (what ``WebSocket.send*`` await):
+        written at once, then waiting while the transport's buffer is over its high-water mark."""
+        ...
+
     def send_text(self, data: str, compress: bool = True) -> bool:
         """Write a text message now; True when the caller should ``await drain()``.
         ``compress=False``: uncompressed even where permessage-deflate was agreed."""

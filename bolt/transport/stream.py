@@ -3,11 +3,15 @@
 ``WebSocketStream`` is an ``asyncio.BufferedProtocol``: the event loop reads straight into the frame
 parser's buffer (``get_buffer`` / ``buffer_updated``), each read is parsed in one call, and the
 messages it completes wait in an inbox bounded in messages and in bytes. When the inbox is full,
-reading stops until the handler catches up (backpressure, not a close). Every frame leaves through
-``write_frames()``; a send only waits when the transport asked to pause (its write buffer is over
-the high-water mark).
+reading stops until the handler catches up (backpressure, not a close). A send only waits when
+the transport asked to pause (its write buffer is over the high-water mark).
 
-It is also the *session* the application's ``WebSocket`` object talks to (``receive``,
+What every message crosses (the read callback once frames flow, the inbox, ``receive()``, the
+message sends) is the stream's *core*, ``StreamCore`` (bolt/_pure/stream_core.py, compiled in
+bolt/_speedups/stream_core.pyx); this module keeps the rest of a connection's life and the rare
+turns of that path: control frames, violations, flow control, the rate limit, closing.
+
+It is also the *session* the application's ``WebSocket`` object talks to (``receive``, ``send``,
 ``send_text``/``send_bytes``, ``drain``, ``ping``, ``close``, ``state``, close code and reason):
 the WebSocket object never touches the protocol object or the asyncio transport.
 
@@ -30,14 +34,14 @@ from bolt import codec
 from bolt.close_codes import CloseCode
 from bolt._coerce import BytesLike
 from bolt.events import Close, ParsedEvent, Pong
-from bolt.exceptions import ConcurrencyError, ConnectionClosed, InvalidState, WebSocketDisconnect
+from bolt.exceptions import ConnectionClosed, InvalidState, WebSocketDisconnect
 from bolt.protocol.connection import CONNECTING, OPEN, Connection, State
 from bolt.transport.limits import RateLimiter
 from bolt.transport.settings import Settings
 from bolt.transport.stats import ConnectionStats
 
 if TYPE_CHECKING:
-    from bolt._pure.waiter import Waiter as ReceiveWaiter
+    from bolt._pure.stream_core import StreamCore as Core
     from bolt.protocol.prepared import PreparedMessage
 
 logger = logging.getLogger("bolt")
@@ -54,23 +58,23 @@ def writes_vectors(transport: asyncio.WriteTransport) -> bool:
     return kind.writelines is not asyncio.WriteTransport.writelines and not kind.__module__.startswith("asyncio.")
 
 
-def _load_waiter() -> type[ReceiveWaiter]:
-    """The receive waiter of the codec's implementation (compiled unless BOLT_NO_EXTENSIONS): it
-    lives beside the codec, but bolt.codec stays free of asyncio (the sans-I/O layer)."""
+def _load_core() -> type[Core]:
+    """The per-message path of the codec's implementation (compiled unless BOLT_NO_EXTENSIONS):
+    it lives beside the codec, but bolt.codec stays free of asyncio (the sans-I/O layer)."""
     if codec.IMPLEMENTATION == "compiled":
         try:
-            from bolt._speedups.waiter import Waiter as Compiled
+            from bolt._speedups.stream_core import StreamCore as Compiled
         except ImportError:  # this one extension failed to build (setup.py): the twin does the same
             pass
         else:
             return Compiled
-    from bolt._pure.waiter import Waiter as Pure
+    from bolt._pure.stream_core import StreamCore as Pure
 
     return Pure
 
 
-# Looked up at each allocation, so that tests can swap it (tests/conftest.py's codec fixture).
-Waiter = _load_waiter()
+# Looked up for each stream, so that tests can swap it (tests/conftest.py's codec fixture).
+StreamCore = _load_core()
 
 TURN_AFTER = 64 * 1024
 
@@ -79,9 +83,9 @@ class WebSocketStream(asyncio.BufferedProtocol):
     """The asyncio side of one connection: reading, the inbox, flow control, keepalive, closing.
 
     Subclasses run the opening handshake while ``handshaking`` is true (``_handshake_buffer()`` and
-    ``_handshake_received()``), then clear it. The read and write paths are flat on purpose: at
-    small messages each Python call and coroutine between the socket and the handler is a
-    measurable part of the cost (bench/echo).
+    ``_handshake_received()``), then clear it. The per-message path is the core's: at small
+    messages each Python call and coroutine between the socket and the handler is a measurable
+    part of the cost (bench/echo).
     """
 
     connection: Connection
@@ -93,24 +97,22 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self.loop = asyncio.get_running_loop()
         self.transport = None  # type: ignore[assignment]  # see the class annotation
         self.handshaking = True
-        self.inbox: deque[str | bytes] = deque()
-        # What the inbox holds, in messages and in bytes (len() of each str or bytes): reading
-        # pauses when either is over its limit. A single message always fits, however large.
-        self._inbox_bytes = 0
-        self._inbox_limit = settings.inbox_size
-        self._inbox_byte_limit = settings.inbox_bytes
-        # The waiter receive() awaits while the inbox is empty (a Waiter: see bolt/_pure/waiter.py),
-        # and the last one allocated, re-armed for the next receive().
-        self._receiver: ReceiveWaiter | None = None
-        self._spare_receiver: ReceiveWaiter | None = None
-        self._receiver_call = ""
+        # The per-message path and its state: the inbox (and its limits), the waiting receiver,
+        # the message sends (bolt/_pure/stream_core.py). Its methods are this session's: bound
+        # here, so that a handler's receive and send reach compiled code with no Python call.
+        core = self.core = StreamCore(self, settings.inbox_size, settings.inbox_bytes, settings.rate_limit is not None)
+        self.inbox = core.inbox
+        self.receive = core.receive
+        self.send = core.send
+        self.send_text = core.send_text
+        self.send_bytes = core.send_bytes
         # Why reading is paused: "handshake" (the application has not answered the request yet),
         # "inbox" (the handler is behind), "writes" (the peer is not reading what we send, so we do
         # not read what would make us send more), "turn" (a large read of control frames just
         # happened: other connections get the loop first), "violation" (the peer broke the
-        # protocol: nothing after it is read while the handler takes what came before).
-        self._read_blockers: set[str] = set()
-        self.writing_paused = False
+        # protocol: nothing after it is read while the handler takes what came before). The
+        # core's set: it resumes reading once the handler caught up.
+        self._read_blockers = core.read_blockers
         self._drainers: list[asyncio.Future[None]] = []
         self._write_deadline: asyncio.TimerHandle | None = None
         self._closed: asyncio.Future[None] = self.loop.create_future()
@@ -146,7 +148,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.transport = transport
         transport.set_write_buffer_limits(self.settings.write_high_water, self.settings.write_low_water)
-        self._vectored = writes_vectors(transport)
+        core = self.core
+        core.transport = transport
+        core.connection = self.connection
+        core.vectored = writes_vectors(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.handshaking:
@@ -154,41 +159,20 @@ class WebSocketStream(asyncio.BufferedProtocol):
         return self.connection.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self.handshaking:
-            self._handshake_received(nbytes)
-            return
-        connection = self.connection
-        events = connection.buffer_updated(nbytes)
-        if connection.needs_attention:
-            self._attend(events, nbytes)
-        elif events:
-            if self._rate is not None:
-                events = self._rate_gate(events)
-            inbox = self.inbox
-            # No control frame in this read (needs_attention is false): the events are messages.
-            inbox.extend(events)  # type: ignore[arg-type]
-            size = self._inbox_bytes
-            for message in events:
-                size += len(message)  # type: ignore[arg-type]  # a message, as above
-            self._inbox_bytes = size
-            if len(inbox) >= self._inbox_limit or size > self._inbox_byte_limit:
-                self._block_reading("inbox")
-            receiver = self._receiver
-            if receiver is not None:
-                # Last, with the stream's state complete: wake() may run the handler right here,
-                # up to its next await (it may send, close, receive again, or pause reading).
-                self._receiver = None
-                receiver.wake()
+        # Until the handshake is over: once frames flow, the core's own (see _start_frames()).
+        self._handshake_received(nbytes)
 
     def _start_frames(self) -> None:
         """The opening handshake is over: from now on the loop reads straight into the parser.
 
-        ``get_buffer`` becomes the connection's own (the parser's method, with no Python call in
-        between), and the transport is told again who its protocol is, because uvloop and the TLS
-        layers look ``get_buffer`` up once, when the protocol is set."""
+        ``get_buffer`` becomes the connection's own (the parser's method) and ``buffer_updated``
+        the core's, with no Python call in between, and the transport is told again who its
+        protocol is, because uvloop and the TLS layers look both up once, when the protocol is set."""
         self.handshaking = False
         self._opened_at = time.monotonic()
         self.get_buffer = self.connection.get_buffer  # type: ignore[method-assign]  # on purpose: see above
+        self.core.start()
+        self.buffer_updated = self.core.buffer_updated  # type: ignore[method-assign]
         if self.transport is not None and not self._lost:
             self.transport.set_protocol(self)
 
@@ -204,7 +188,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost = True
+        self._lost = self.core.lost = True
         self._closed_at = time.monotonic()
         self._release_held()
         self.connection.receive_eof()
@@ -232,14 +216,14 @@ class WebSocketStream(asyncio.BufferedProtocol):
             self._closed.set_result(None)
 
     def pause_writing(self) -> None:
-        self.writing_paused = True
+        self.core.writing_paused = True
         self.write_paused_events += 1
         self._block_reading("writes")
         if self.settings.write_timeout is not None and self._write_deadline is None:
             self._write_deadline = self.loop.call_later(self.settings.write_timeout, self._write_timed_out)
 
     def resume_writing(self) -> None:
-        self.writing_paused = False
+        self.core.writing_paused = False
         if self._write_deadline is not None:
             self._write_deadline.cancel()
             self._write_deadline = None
@@ -250,6 +234,11 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._drainers.clear()
 
     # What the session's owner reads
+
+    @property
+    def writing_paused(self) -> bool:
+        """The transport's buffer is over its high-water mark: senders should drain."""
+        return self.core.writing_paused
 
     @property
     def state(self) -> State:
@@ -299,7 +288,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
 
     def _attend(self, events: list[ParsedEvent], nbytes: int) -> None:
         """A read that brought more than messages: control frames, a violation, or the close."""
-        inbox = self.inbox
+        core = self.core
+        inbox = core.inbox
         if self._rate is not None:
             events = self._rate_gate(events)
         # Any: the branches test type(event) through ``kind`` (one call per event), which mypy
@@ -309,17 +299,17 @@ class WebSocketStream(asyncio.BufferedProtocol):
             kind = type(event)
             if kind is str or kind is bytes:
                 inbox.append(event)
-                self._inbox_bytes += len(event)
+                core.inbox_bytes += len(event)
             elif kind is Pong:
                 self._pong_received(event.data)
             elif kind is Close:
                 self._release_held()  # the peer is done: what it sent is no longer rated
                 self._start_close_timer()
-        if self._receiver is not None:
+        if core.receiver is not None:
             self._wake_receiver()
         connection = self.connection
         if connection.state is State.OPEN and (
-            len(inbox) >= self._inbox_limit or self._inbox_bytes > self._inbox_byte_limit or connection.more_buffered
+            len(inbox) >= core.inbox_limit or core.inbox_bytes > core.inbox_byte_limit or connection.more_buffered
         ):
             # Only while open: once closing, reading goes on until the peer's close frame. Frames
             # left unparsed (a read that inflated past the codec's budget) count as a full inbox:
@@ -370,11 +360,12 @@ class WebSocketStream(asyncio.BufferedProtocol):
             return
         rate: RateLimiter = self._rate  # type: ignore[assignment]  # set: messages were held
         rate.refill()
+        core = self.core
         while held and rate.admit(len(held[0])):
             message = held.popleft()
-            self.inbox.append(message)
-            self._inbox_bytes += len(message)
-        if self._receiver is not None and self.inbox:
+            core.inbox.append(message)
+            core.inbox_bytes += len(message)
+        if core.receiver is not None and core.inbox:
             self._wake_receiver()
         if held:
             self._rate_timer = self.loop.call_later(rate.wait(len(held[0])), self._release_rated)
@@ -383,11 +374,11 @@ class WebSocketStream(asyncio.BufferedProtocol):
 
     def _release_held(self) -> None:
         """Hand the handler every held message at once: the peer closed, nothing more will come."""
-        held = self._held
+        held, core = self._held, self.core
         while held:
             message = held.popleft()
-            self.inbox.append(message)
-            self._inbox_bytes += len(message)
+            core.inbox.append(message)
+            core.inbox_bytes += len(message)
         if self._rate_timer is not None:
             self._rate_timer.cancel()
             self._rate_timer = None
@@ -397,7 +388,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         connection once the handler has taken those messages (it may answer them first), or
         after a short grace if it is not receiving. With none waiting, fail it now."""
         self._block_reading("violation")
-        if not self.inbox and self._receiver is not None:
+        if not self.inbox and self.core.receiver is not None:
             self._act_on_violation()
         elif self._violation_deadline is None:
             self._violation_deadline = self.loop.call_later(self.settings.violation_grace, self._act_on_violation)
@@ -435,42 +426,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def _wake_receiver(self) -> None:
         # The rare wake-ups (control frames, a violation, TCP lost) are scheduled, as a Future's
         # set_result() schedules them: the handler never runs in the middle of this bookkeeping.
-        receiver, self._receiver = self._receiver, None
+        core = self.core
+        receiver, core.receiver = core.receiver, None
         if receiver is not None and not receiver.done():
             receiver.set_result(None)
-
-    async def receive(self, call: str = "receive()") -> str | bytes:
-        """The next message, at once if one is waiting. ``WebSocketDisconnect`` once the
-        connection is over and the inbox empty; ``ConcurrencyError`` if another coroutine is
-        already waiting (``call`` names the API call, for that message)."""
-        inbox = self.inbox
-        while not inbox:
-            connection = self.connection
-            if connection.state is not OPEN or connection.violation is not None or self._lost:
-                self._check_receivable()
-            receiver = self._receiver
-            if receiver is not None and not receiver.done():
-                raise ConcurrencyError(
-                    f"{call} called while {self._receiver_call} is already waiting for a message on this "
-                    "connection; receive from one task only"
-                )
-            receiver = self._spare_receiver
-            if receiver is None or not receiver.rearm():
-                receiver = self._spare_receiver = Waiter(self.loop)
-            self._receiver = receiver
-            self._receiver_call = call
-            await receiver
-        # Reading resumes once the handler has caught up on half the inbox, not at the first
-        # message taken, so a busy connection does not flap between paused and reading.
-        message = inbox.popleft()
-        self._inbox_bytes -= len(message)
-        if (
-            self._read_blockers
-            and len(inbox) <= self._inbox_limit // 2
-            and self._inbox_bytes <= self._inbox_byte_limit // 2
-        ):
-            self._caught_up()
-        return message
 
     def _check_receivable(self) -> None:
         """receive() found the inbox empty and the connection not simply open: raise if no more
@@ -491,13 +450,10 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if connection.state is CONNECTING:
             raise InvalidState("accept() the connection before receiving")
 
-    # ``async for message in websocket`` iterates over its session: each step is receive() itself,
-    # with no Python call in between. It ends by raising WebSocketDisconnect, as receive() does.
+    # ``async for message in websocket`` iterates over the core: each step is its receive().
 
-    def __aiter__(self) -> WebSocketStream:
-        return self
-
-    __anext__ = receive
+    def __aiter__(self) -> Core:
+        return self.core
 
     def _caught_up(self) -> None:
         """The handler has read half the inbox: parse the frames a budgeted read left in the
@@ -507,8 +463,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
             self._attend(connection.parse_buffered(), 0)
             if "inbox" in self._read_blockers and (
                 connection.more_buffered
-                or len(self.inbox) > self._inbox_limit // 2
-                or self._inbox_bytes > self._inbox_byte_limit // 2
+                or len(self.inbox) > self.core.inbox_limit // 2
+                or self.core.inbox_bytes > self.core.inbox_byte_limit // 2
             ):
                 return
         self._unblock_reading("inbox")
@@ -552,35 +508,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
         if not self._lost:
             self.transport.write(data)
 
-    # The two message sends are write_frames() written out: a message can only be framed while the
-    # connection is open (Connection raises otherwise), so the check for a lost transport is not
-    # needed, and one Python call less is measurable on the path every message takes.
-
-    def send_text(self, data: str, compress: bool = True) -> bool:
-        """Write one text message; True when the caller should ``await drain()``. ``compress=False``
-        sends it uncompressed where permessage-deflate was agreed."""
-        try:
-            frame = self.connection.send_text(data, compress)
-        except ConnectionClosed:
-            raise self._send_error() from None
-        if type(frame) is bytes:
-            self.transport.write(frame)
-        else:
-            self._write_apart(frame)  # type: ignore[arg-type]  # not bytes: a (header, payload) pair
-        return self.writing_paused
-
-    def send_bytes(self, data: BytesLike, compress: bool = True) -> bool:
-        """Write one binary message (any bytes-like object); True when the caller should drain."""
-        try:
-            frame = self.connection.send_binary(data, compress)
-        except ConnectionClosed:
-            raise self._send_error() from None
-        if type(frame) is bytes:
-            self.transport.write(frame)
-        else:
-            self._write_apart(frame)  # type: ignore[arg-type]  # not bytes: a (header, payload) pair
-        return self.writing_paused
-
     def send_prepared(self, message: PreparedMessage, limit: int | None = None) -> int:
         """Write a message framed once for many connections (a broadcast): 1 once written; 0,
         writing nothing, unless the connection is open; -1, writing nothing, when the transport
@@ -602,17 +529,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
     def write_buffer_size(self) -> int:
         """Bytes written but not yet taken by the socket."""
         return 0 if self._lost else self.transport.get_write_buffer_size()
-
-    def _write_apart(self, parts: tuple[bytes, bytes | memoryview]) -> None:
-        """A large message's header, then its payload, uncopied: in one system call where the
-        transport writes vectors, else in two writes (never joined into a copy). What the socket
-        does not take at once stays referenced, not copied (uvloop, aiofastnet)."""
-        if self._vectored:
-            self.transport.writelines(parts)
-        else:
-            header, payload = parts
-            self.transport.write(header)
-            self.transport.write(payload)
 
     def _send_error(self) -> InvalidState:
         if self.connection.state is State.CONNECTING:

@@ -47,7 +47,7 @@ def use_codec(name: str, monkeypatch) -> None:
     for export in EXPORTED:
         monkeypatch.setattr(bolt.codec, export, getattr(implementation, export))
     monkeypatch.setattr(bolt.codec, "IMPLEMENTATION", implementation.NAME)
-    monkeypatch.setattr(bolt.transport.stream, "Waiter", load_module(name, "waiter").Waiter)
+    monkeypatch.setattr(bolt.transport.stream, "StreamCore", load_module(name, "stream_core").StreamCore)
 
 
 @pytest.fixture(params=COMBOS, ids="-".join)
