@@ -214,7 +214,8 @@ class WebSocket(BaseWebSocket):
     ) -> None:
         super().__init__(session, json_loads=json_loads, json_dumps=json_dumps)
         self._hub = hub
-        self._groups: set[str] = set()
+        # The groups this connection is in, made at its first join (most connections join none).
+        self._groups: set[str] | None = None
         self.path_params = dict(path_params or {})
         self.query_params = dict(query_params or {})
         self.cookies = dict(cookies or {})
@@ -279,16 +280,21 @@ class WebSocket(BaseWebSocket):
         """Join ``group``: from when this returns, every message broadcast to it, from any worker
         or machine sharing the API's broker, is sent to this connection, until it leaves the group
         or ends (a connection leaves all its groups when its handler returns)."""
-        await self._group_hub().join(self, self._session, self._groups, group)
+        hub = self._group_hub()
+        if self._groups is None:
+            self._groups = set()
+        await hub.join(self, self._session, self._groups, group)
 
     async def leave(self, group: str) -> None:
         """Leave ``group`` (leaving a group it is not in does nothing)."""
-        self._group_hub().leave(self, self._groups, group)
+        hub = self._group_hub()
+        if self._groups is not None:  # never joined: in no group
+            hub.leave(self, self._groups, group)
 
     @property
     def groups(self) -> frozenset[str]:
         """The groups this connection is in."""
-        return frozenset(self._groups)
+        return frozenset(self._groups or ())
 
     def _group_hub(self) -> Hub:
         if self._hub is None:

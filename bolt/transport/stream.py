@@ -77,6 +77,7 @@ def _load_core() -> type[Core]:
 StreamCore = _load_core()
 
 TURN_AFTER = 64 * 1024
+_NOTHING_HELD: deque[str | bytes] = deque(maxlen=0)
 
 
 class WebSocketStream(asyncio.BufferedProtocol):
@@ -88,15 +89,34 @@ class WebSocketStream(asyncio.BufferedProtocol):
     part of the cost (bench/echo).
     """
 
+    # Slots: a connection has some forty attributes, and a dict past thirty keys does not share
+    # its keys with the other instances' (about 1.5 KiB a connection; slots take 8 bytes each).
+    # Subclasses keep a __dict__ for their own few.
+    __slots__ = (
+        "settings", "loop", "transport", "connection", "handshaking", "core", "inbox",
+        "get_buffer", "buffer_updated", "receive", "send", "send_text", "send_bytes",
+        "_read_blockers", "_drainers", "_write_deadline", "_closed", "_pings", "_keepalive",
+        "_pong_deadline", "_close_deadline", "_violation_deadline", "_lost", "_closing",
+        "_opened_at", "_closed_at", "_ping_times", "pings_sent", "pongs_received", "last_rtt",
+        "_broadcasts", "inbox_full_events", "write_paused_events", "on_rtt", "_rate", "_held",
+        "_rate_timer",
+    )  # fmt: skip
+
     connection: Connection
     # None only until connection_made(), which comes before any read or write.
     transport: asyncio.Transport
+    # asyncio's read callbacks: the handshake's until frames flow, then the parser's and the
+    # core's (_start_frames()). Instance slots, so that the loop calls the current ones directly.
+    get_buffer: Callable[[int], memoryview]  # type: ignore[assignment]
+    buffer_updated: Callable[[int], None]  # type: ignore[assignment]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loop = asyncio.get_running_loop()
         self.transport = None  # type: ignore[assignment]  # see the class annotation
         self.handshaking = True
+        self.get_buffer = self._handshake_get_buffer
+        self.buffer_updated = self._handshake_received
         # The per-message path and its state: the inbox (and its limits), the waiting receiver,
         # the message sends (bolt/_pure/stream_core.py). Its methods are this session's: bound
         # here, so that a handler's receive and send reach compiled code with no Python call.
@@ -139,7 +159,9 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self.write_paused_events = 0
         self.on_rtt: Callable[[float], None] | None = None
         self._rate = None if settings.rate_limit is None else RateLimiter(settings.rate_limit)
-        self._held: deque[str | bytes] = deque()  # messages over the rate limit, waiting for their turn
+        # Messages over the rate limit, waiting for their turn; without a rate limit, one empty
+        # deque shared by every connection (maxlen 0: nothing can be put in it).
+        self._held: deque[str | bytes] = _NOTHING_HELD if self._rate is None else deque()
         self._rate_timer: asyncio.TimerHandle | None = None
 
     # asyncio's callbacks
@@ -153,14 +175,8 @@ class WebSocketStream(asyncio.BufferedProtocol):
         core.connection = self.connection
         core.vectored = writes_vectors(transport)
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        if self.handshaking:
-            return self._handshake_buffer()
-        return self.connection.get_buffer(sizehint)
-
-    def buffer_updated(self, nbytes: int) -> None:
-        # Until the handshake is over: once frames flow, the core's own (see _start_frames()).
-        self._handshake_received(nbytes)
+    def _handshake_get_buffer(self, sizehint: int) -> memoryview:
+        return self._handshake_buffer()
 
     def _start_frames(self) -> None:
         """The opening handshake is over: from now on the loop reads straight into the parser.
@@ -170,9 +186,9 @@ class WebSocketStream(asyncio.BufferedProtocol):
         protocol is, because uvloop and the TLS layers look both up once, when the protocol is set."""
         self.handshaking = False
         self._opened_at = time.monotonic()
-        self.get_buffer = self.connection.get_buffer  # type: ignore[method-assign]  # on purpose: see above
+        self.get_buffer = self.connection.get_buffer
         self.core.start()
-        self.buffer_updated = self.core.buffer_updated  # type: ignore[method-assign]
+        self.buffer_updated = self.core.buffer_updated
         if self.transport is not None and not self._lost:
             self.transport.set_protocol(self)
 
