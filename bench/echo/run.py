@@ -544,7 +544,7 @@ def main() -> int:
     # SIGTERM ends the run like Ctrl-C, so the finally blocks stop the servers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
 
-    report = {"machine": machine(), "compressed": compress, "pipeline": args.pipeline, "pinned": pinned, "seconds": seconds, "repeats": repeats, "loops": {}}
+    report = {"machine": machine(), "libs": libs, "compressed": compress, "pipeline": args.pipeline, "pinned": pinned, "seconds": seconds, "repeats": repeats, "loops": {}}
     started = time.monotonic()
     log_dir = tempfile.mkdtemp(prefix="bolt-echo-bench-")
     ok = True
@@ -638,11 +638,15 @@ def draw_chart(report: dict, path: str) -> None:
 
     panels = [(loop, kind) for loop, data in report["loops"].items() for kind in sorted({c["type"] for c in data["cells"]})]
     figure, axes = pyplot.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    # One colour and one place in the legend per library in every panel, in the --libs order
+    # (the cells come in the order the libraries took turns, which changes between repeats).
+    order = report.get("libs") or sorted({cell["lib"] for data in report["loops"].values() for cell in data["cells"]})
+    colours = {lib: f"C{index % 10}" for index, lib in enumerate(order)}
     for axis, (loop, kind) in zip(axes[0], panels):
         cells = [cell for cell in report["loops"][loop]["cells"] if cell["type"] == kind]
-        for lib in dict.fromkeys(cell["lib"] for cell in cells):
+        for lib in (lib for lib in order if any(cell["lib"] == lib for cell in cells)):
             points = sorted((cell["size"], cell["server_us"]) for cell in cells if cell["lib"] == lib)
-            axis.plot([size for size, _ in points], [us for _, us in points], marker="o", label=lib)
+            axis.plot([size for size, _ in points], [us for _, us in points], marker="o", label=lib, color=colours[lib])
         axis.set_xscale("log", base=2)
         axis.set_yscale("log")
         axis.set_xlabel("message size, bytes")

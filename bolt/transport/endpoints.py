@@ -7,7 +7,7 @@ aiofastnet (by picows' author; installed with picows, or with ``pip install aiof
 loop, whose own transport reads and writes in Python (``selector_events``), bolt's echo spends
 about a seventh less CPU per small message on aiofastnet's; on uvloop, whose transport is compiled
 already, 3-10% less. Either way each connection costs about 5 KiB more (an idle bolt connection is
-about 11 KiB on the loop's own transport). A server of many idle connections wants the loop's own,
+about 12 KiB on the loop's own transport). A server of many idle connections wants the loop's own,
 a busy one may want aiofastnet's: the default is the loop's own, and aiofastnet is one setting away.
 (picows takes aiofastnet's whenever it is installed.) On Windows' proactor loop aiofastnet hands
 back to the loop's own itself.
