@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from bolt._coerce import BytesLike
     from bolt.codec import FrameParser, FrameWriter
+    from bolt.events import EncodedMessage
     from bolt.protocol.connection import Connection
     from bolt.transport.stream import WebSocketStream
 
@@ -161,23 +162,13 @@ class StreamCore:
         # Connection.send_text() written out: a message is framed only while the connection is open.
         if self.connection.state is not OPEN:
             raise self.stream._send_error()
-        frame = self.writer.text(data, compress)  # type: ignore[union-attr]  # open: start() ran
-        if type(frame) is bytes:
-            self.transport.write(frame)
-        else:
-            self._write_apart(frame)  # type: ignore[arg-type]  # not bytes: a (header, payload) pair
-        return self.writing_paused
+        return self._write(self.writer.text(data, compress))  # type: ignore[union-attr]  # open: start() ran
 
     def send_bytes(self, data: BytesLike, compress: bool = True) -> bool:
         """Write one binary message (any bytes-like object); True when the caller should drain."""
         if self.connection.state is not OPEN:
             raise self.stream._send_error()
-        frame = self.writer.binary(data, compress)  # type: ignore[union-attr]  # open: start() ran
-        if type(frame) is bytes:
-            self.transport.write(frame)
-        else:
-            self._write_apart(frame)  # type: ignore[arg-type]  # not bytes: a (header, payload) pair
-        return self.writing_paused
+        return self._write(self.writer.binary(data, compress))  # type: ignore[union-attr]  # open: start() ran
 
     async def send(self, data: str | BytesLike, compress: bool = True) -> None:
         """Send ``str`` as text and any bytes-like object as binary; wait while the transport's
@@ -185,13 +176,17 @@ class StreamCore:
         if self.send_text(data, compress) if isinstance(data, str) else self.send_bytes(data, compress):
             await self.stream.drain()
 
-    def _write_apart(self, parts: tuple[bytes, bytes | memoryview]) -> None:
-        """A large message's header, then its payload, uncopied: in one system call where the
-        transport writes vectors, else in two writes (never joined into a copy). What the socket
+    def _write(self, frame: EncodedMessage) -> bool:
+        """Hand a message's frames to the transport; whether the caller should drain. A large
+        message comes as its header and its payload, uncopied: one system call where the
+        transport writes vectors, else two writes (never joined into a copy). What the socket
         does not take at once stays referenced, not copied (uvloop, aiofastnet)."""
-        if self.vectored:
-            self.transport.writelines(parts)
+        if isinstance(frame, bytes):
+            self.transport.write(frame)
+        elif self.vectored:
+            self.transport.writelines(frame)
         else:
-            header, payload = parts
+            header, payload = frame
             self.transport.write(header)
             self.transport.write(payload)
+        return self.writing_paused

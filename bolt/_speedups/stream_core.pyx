@@ -144,31 +144,24 @@ cdef class StreamCore:
     cpdef bint send_text(self, data, bint compress=True) except -1:
         if self.connection.state is not OPEN:
             raise self.stream._send_error()
-        frame = self.writer.text(data, compress)
-        if type(frame) is bytes:
-            self.transport.write(frame)
-        else:
-            self._write_apart(frame)
-        return self.writing_paused
+        return self._write(self.writer.text(data, compress))
 
     cpdef bint send_bytes(self, data, bint compress=True) except -1:
         if self.connection.state is not OPEN:
             raise self.stream._send_error()
-        frame = self.writer.binary(data, compress)
-        if type(frame) is bytes:
-            self.transport.write(frame)
-        else:
-            self._write_apart(frame)
-        return self.writing_paused
+        return self._write(self.writer.binary(data, compress))
 
     async def send(self, data, bint compress=True):
         if self.send_text(data, compress) if isinstance(data, str) else self.send_bytes(data, compress):
             await self.stream.drain()
 
-    cdef _write_apart(self, parts):
-        if self.vectored:
-            self.transport.writelines(parts)
+    cdef inline bint _write(self, frame) except -1:
+        if type(frame) is bytes:
+            self.transport.write(frame)
+        elif self.vectored:
+            self.transport.writelines(frame)
         else:
-            header, payload = parts
+            header, payload = frame
             self.transport.write(header)
             self.transport.write(payload)
+        return self.writing_paused
