@@ -77,6 +77,8 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     int PyUnicode_1BYTE_KIND
     int PyUnicode_2BYTE_KIND
+    Py_UCS4 PyUnicode_READ_CHAR(object, Py_ssize_t)
+    object PyUnicode_FromOrdinal(int)
 
 
 cdef enum:
@@ -704,7 +706,7 @@ cdef str _decode(const char *data, Py_ssize_t length, str problem):
     cdef str text = PyUnicode_New(length, 127)
     cdef size_t ascii = bolt_text_copy_ascii(<unsigned char *>PyUnicode_DATA(text), utf8, size)
     if ascii == size:
-        return text
+        return _shared_if_one(text, size)
     bolt_text_measure(utf8 + ascii, size - ascii, &chars, &largest)
     chars += ascii
     cdef uint32_t maxchar = bolt_text_maxchar(largest)
@@ -719,7 +721,7 @@ cdef str _decode(const char *data, Py_ssize_t length, str problem):
         valid = bolt_text_decode_checked_4(utf8, size, <uint32_t *>out)
     if not valid:
         raise InvalidUTF8(problem)  # the half-filled str is dropped unseen
-    return text
+    return _shared_if_one(text, chars)
 
 
 cdef inline str _text(const unsigned char *data, size_t length):
@@ -743,6 +745,14 @@ cdef str _new_text(const unsigned char *data, size_t length, size_t chars, unsig
         bolt_text_decode_2(data, length, <uint16_t *>out)
     else:
         bolt_text_decode_4(data, length, <uint32_t *>out)
+    return _shared_if_one(text, chars)
+
+
+cdef inline str _shared_if_one(str text, size_t chars):
+    """One Latin-1 character is CPython's shared str for it, as its decoder returns (from 3.12 a
+    static object that also holds its UTF-8): the same object, and the same size, as Python's."""
+    if chars == 1 and PyUnicode_READ_CHAR(text, 0) < 256:
+        return PyUnicode_FromOrdinal(<int>PyUnicode_READ_CHAR(text, 0))
     return text
 
 
