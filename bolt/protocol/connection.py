@@ -151,9 +151,10 @@ class Connection:
                 events = parser.buffer_updated(nbytes)
             except ProtocolError as error:
                 return self.read_failed(error)
-            self.needs_attention = parser.control_frames > 0 or parser.more
-            if self.needs_attention:
-                self._react(events)
+            if parser.control_frames > 0 or parser.more:
+                self.read_parsed(events)
+            else:
+                self.needs_attention = False
             return events
         return self._receive(self._parser.buffer_updated, nbytes)
 

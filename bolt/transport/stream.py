@@ -96,7 +96,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         "settings", "loop", "transport", "connection", "handshaking", "core", "inbox",
         "get_buffer", "buffer_updated", "receive", "send", "send_text", "send_bytes",
         "_read_blockers", "_drainers", "_write_deadline", "_closed", "_pings", "_keepalive",
-        "_pong_deadline", "_close_deadline", "_violation_deadline", "_lost", "_closing",
+        "_pong_deadline", "_close_deadline", "_violation_deadline", "_closing",
         "_opened_at", "_closed_at", "_ping_times", "pings_sent", "pongs_received", "last_rtt",
         "_broadcasts", "inbox_full_events", "write_paused_events", "on_rtt", "_rate", "_held",
         "_rate_timer",
@@ -141,7 +141,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._pong_deadline: asyncio.TimerHandle | None = None
         self._close_deadline: asyncio.TimerHandle | None = None
         self._violation_deadline: asyncio.TimerHandle | None = None
-        self._lost = False
         self._closing = False
         # For stats(): when frames started and TCP closed (time.monotonic(): uvloop's clock
         # counts milliseconds), pings sent and answered,
@@ -204,7 +203,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost = self.core.lost = True
+        self.core.lost = True
         self._closed_at = time.monotonic()
         self._release_held()
         self.connection.receive_eof()
@@ -250,6 +249,11 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self._drainers.clear()
 
     # What the session's owner reads
+
+    @property
+    def _lost(self) -> bool:
+        """TCP is closed (the core's flag: the per-message path reads it too)."""
+        return self.core.lost
 
     @property
     def writing_paused(self) -> bool:
