@@ -83,8 +83,8 @@ _NOTHING_HELD: deque[str | bytes] = deque(maxlen=0)
 class WebSocketStream(asyncio.BufferedProtocol):
     """The asyncio side of one connection: reading, the inbox, flow control, keepalive, closing.
 
-    Subclasses run the opening handshake while ``handshaking`` is true (``_handshake_buffer()`` and
-    ``_handshake_received()``), then clear it. The per-message path is the core's: at small
+    Subclasses run the opening handshake (``_handshake_buffer()`` and ``_handshake_received()``,
+    the read callbacks until then), then call ``_start_frames()``. The per-message path is the core's: at small
     messages each Python call and coroutine between the socket and the handler is a measurable
     part of the cost (bench/echo).
     """
@@ -93,7 +93,7 @@ class WebSocketStream(asyncio.BufferedProtocol):
     # its keys with the other instances' (about 1.5 KiB a connection; slots take 8 bytes each).
     # Subclasses keep a __dict__ for their own few.
     __slots__ = (
-        "settings", "loop", "transport", "connection", "handshaking", "core", "inbox",
+        "settings", "loop", "transport", "connection", "core", "inbox",
         "get_buffer", "buffer_updated", "receive", "send", "send_text", "send_bytes",
         "_read_blockers", "_drainers", "_write_deadline", "_closed", "_pings", "_keepalive",
         "_pong_deadline", "_close_deadline", "_violation_deadline", "_closing",
@@ -114,7 +114,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
         self.settings = settings
         self.loop = asyncio.get_running_loop()
         self.transport = None  # type: ignore[assignment]  # see the class annotation
-        self.handshaking = True
         self.get_buffer = self._handshake_get_buffer
         self.buffer_updated = self._handshake_received
         # The per-message path and its state: the inbox (and its limits), the waiting receiver,
@@ -183,7 +182,6 @@ class WebSocketStream(asyncio.BufferedProtocol):
         ``get_buffer`` becomes the connection's own (the parser's method) and ``buffer_updated``
         the core's, with no Python call in between, and the transport is told again who its
         protocol is, because uvloop and the TLS layers look both up once, when the protocol is set."""
-        self.handshaking = False
         self._opened_at = time.monotonic()
         self.get_buffer = self.connection.get_buffer
         self.core.start()
